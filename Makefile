@@ -1,0 +1,47 @@
+# The project's commands. `make demo` runs the whole pipeline; `make test` runs every test.
+# Both create .venv and install requirements.txt on first use.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SOURCE ?= include/sample/online_retail_sample.zip
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test psql airflow stop up lint format bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+demo: venv  ## run the whole pipeline end to end (SOURCE=<path|url|kaggle slug>)
+	$(PY) -m include.cli demo --source "$(SOURCE)"
+
+test: venv  ## the whole test suite, on the embedded PostgreSQL
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+psql: venv  ## psql on the warehouse; standard input passes through
+	@$(PY) -m include.cli psql
+
+airflow: venv  ## start the Airflow UI, scheduler and dag-processor
+	$(PY) -m include.cli airflow
+
+stop:  ## stop everything the project started
+	@test -x $(PY) && $(PY) -m include.cli stop || true
+
+up: venv  ## start the embedded database and prepare Airflow, nothing else
+	$(PY) -m include.cli up
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+bench: venv  ## ingestion against a plain psql \copy (needs ../shared/datasets)
+	$(PY) bench/ingest_vs_psql_copy.py
+
+clean: stop  ## remove local state (database, landing, Airflow home); keeps .venv
+	rm -rf .local .airflow

@@ -1,0 +1,18 @@
+"""Every Airflow Asset of the pipeline, defined once; producers and consumers import them here."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, AssetAlias
+
+# The ingestion DAG emits, through this alias, the asset of the layout family it loaded.
+RAW_LOADS = AssetAlias("raw_loads")
+RAW_TRANSACTIONS = Asset(name="raw_transactions", uri="dwh://raw/transactions", group="warehouse")
+RAW_CUSTOMER_PROFILES = Asset(
+    name="raw_customer_profiles", uri="dwh://raw/customer_profiles", group="warehouse"
+)
+
+RAW_ASSET_BY_LAYOUT = {
+    "online_retail": RAW_TRANSACTIONS,
+    "online_retail_ii": RAW_TRANSACTIONS,
+    "customer_personality": RAW_CUSTOMER_PROFILES,
+}

@@ -1,0 +1,208 @@
+"""Project commands behind the Makefile: `python -m include.cli {demo,psql,airflow,stop,up}`.
+
+Kept apart from the domain code: it starts servers, sets Airflow's environment and runs DAGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from include import config, runtime
+
+log = logging.getLogger("include.cli")
+
+# The DAGs `make demo` runs, in order (each downstream DAG is the consumer of the one before).
+PIPELINE = ("ingest_ecommerce",)
+SERVICES = ("api-server", "scheduler", "dag-processor")
+PID_DIR = config.LOCAL_DIR / "pids"
+LOG_DIR = config.LOCAL_DIR / "logs"
+
+
+def _run_dag(dag_id: str, conf: dict) -> tuple[str, float]:
+    """Run one DAG end to end, its log going to .local/logs/demo-<dag_id>.log."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_file = LOG_DIR / f"demo-{dag_id}.log"
+    started = time.monotonic()
+    print(f"--> {dag_id:<24} running (log: {log_file})", flush=True)
+    with log_file.open("w") as out, _fds_to(out):
+        run = runtime.run_dag(dag_id, conf)
+    seconds = time.monotonic() - started
+    print(f"    {dag_id:<24} {run.state} in {seconds:.1f} s", flush=True)
+    return str(run.state), seconds
+
+
+@contextmanager
+def _fds_to(out) -> Iterator[None]:
+    """Point this process's stdout and stderr (file descriptors 1 and 2) at `out`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    os.dup2(out.fileno(), 1)
+    os.dup2(out.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def demo(source: str) -> int:
+    runtime.prepare()
+    source_path = Path(source)
+    if source_path.exists():
+        source = str(source_path.resolve())
+    print(f"==> running the pipeline on {source}", flush=True)
+    timings = {}
+    for dag_id in PIPELINE:
+        conf = {"source": source} if dag_id == "ingest_ecommerce" else {}
+        state, seconds = _run_dag(dag_id, conf)
+        timings[dag_id] = seconds
+        if state != "success":
+            print(f"\nDAG {dag_id} ended {state}: see its task logs under {config.AIRFLOW_HOME / 'logs'}")
+            return 1
+    print(summary(timings))
+    return 0
+
+
+def summary(dag_seconds: dict[str, float]) -> str:
+    from include.db.connection import connect, redact, warehouse_uri
+
+    with connect() as conn:
+        run = conn.execute(
+            "select load_id, source, layout, rows_landed, step_seconds, source_sha256"
+            " from audit.ingest_runs where status = 'success' order by finished_at desc limit 1"
+        ).fetchone()
+    lines = ["", "=== pipeline summary ==="]
+    if run:
+        load_id, source, layout, rows, steps, sha = run
+        lines += [
+            f"source       {source} (layout {layout}, sha256 {sha[:12]}...)",
+            f"raw          {rows:>10,} rows   load_id {load_id}   "
+            + "  ".join(f"{k} {v:.2f} s" for k, v in steps.items() if v is not None),
+        ]
+    lines += [f"DAG {dag_id:<24} {seconds:6.1f} s" for dag_id, seconds in dag_seconds.items()]
+    uri = redact(warehouse_uri())
+    lines += [
+        "",
+        f"results      warehouse {uri}  (schemas raw, staging, ml, marts, audit)",
+        "             make psql            # e.g.  echo 'select * from audit.ingest_runs' | make -s psql",
+        f"Airflow UI   make airflow         # then http://127.0.0.1:{config.AIRFLOW_API_PORT}  login admin / admin",
+        f"Tableau      PostgreSQL connector: server {config.EMBEDDED_PG_HOST}, port {config.EMBEDDED_PG_PORT},"
+        f" database {config.WAREHOUSE_DB}, user {config.EMBEDDED_PG_USER}, schema marts",
+    ]
+    return "\n".join(lines)
+
+
+def psql(extra: list[str]) -> int:
+    """Exec psql on the warehouse; standard input passes through."""
+    runtime.configure_environment()
+    if runtime.uses_embedded_server():
+        from include.db import embedded
+
+        embedded.ensure_running()
+        exe = str(embedded.bin_path("psql"))
+    else:
+        exe = "psql"
+    from include.db.connection import warehouse_uri
+
+    os.execv(exe, [exe, "-X", "-v", "ON_ERROR_STOP=1", warehouse_uri(), *extra])
+
+
+def airflow_services() -> int:
+    """Start api-server, scheduler and dag-processor in the background; print URL and login."""
+    runtime.prepare()
+    PID_DIR.mkdir(parents=True, exist_ok=True)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    for service in SERVICES:
+        pid_file = PID_DIR / f"{service}.pid"
+        if pid_file.exists() and _alive(int(pid_file.read_text())):
+            print(f"{service} already running (pid {pid_file.read_text().strip()})")
+            continue
+        with (LOG_DIR / f"{service}.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [airflow, service], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        pid_file.write_text(str(proc.pid))
+        print(f"started {service} (pid {proc.pid}, log {LOG_DIR / (service + '.log')})")
+    print(
+        f"\nAirflow UI: http://127.0.0.1:{config.AIRFLOW_API_PORT}  login {config.AIRFLOW_ADMIN_USER} / admin"
+    )
+    print("stop everything with: make stop")
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop() -> int:
+    """Stop what the project started, by process id: Airflow services, then the database."""
+    for pid_file in sorted(PID_DIR.glob("*.pid")) if PID_DIR.is_dir() else []:
+        pid = int(pid_file.read_text())
+        if _alive(pid):
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not _alive(pid):
+                    break
+                time.sleep(0.2)
+            else:
+                os.killpg(pid, signal.SIGKILL)
+            print(f"stopped {pid_file.stem} (pid {pid})")
+        pid_file.unlink()
+    from include.db import embedded
+
+    if embedded.stop():
+        print("stopped the embedded PostgreSQL")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m include.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo_p = sub.add_parser("demo", help="run the whole pipeline and print a summary")
+    demo_p.add_argument("--source", default=str(config.SAMPLE_SOURCE))
+    sub.add_parser("up", help="start the embedded database and prepare Airflow")
+    psql_p = sub.add_parser("psql", help="psql on the warehouse")
+    psql_p.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("airflow", help="start the Airflow UI and services")
+    sub.add_parser("stop", help="stop everything the project started")
+    sub.add_parser("env", help="print the environment Airflow commands need (JSON)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "demo":
+        return demo(args.source)
+    if args.command == "up":
+        runtime.prepare()
+        return 0
+    if args.command == "psql":
+        return psql(args.args)
+    if args.command == "airflow":
+        return airflow_services()
+    if args.command == "stop":
+        return stop()
+    runtime.configure_environment()
+    print(json.dumps({k: v for k, v in os.environ.items() if k.startswith("AIRFLOW")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Every setting of the project in one place: paths, connection ids, schema names, thresholds.
+
+Each value can be overridden by an environment variable of the same name (a `.env` file at the
+project root is read too; `.env.example` lists them). Nothing else in the project reads the
+environment for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _load_dotenv(path: Path) -> None:
+    """Read KEY=VALUE lines of `.env` into the environment, never overriding what is set."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_load_dotenv(PROJECT_ROOT / ".env")
+
+# --- local state (git-ignored) ---------------------------------------------------------------
+LOCAL_DIR = Path(_env("PIPELINE_LOCAL_DIR", str(PROJECT_ROOT / ".local")))
+PGDATA_DIR = LOCAL_DIR / "pgdata"
+LANDING_DIR = Path(_env("PIPELINE_LANDING_DIR", str(LOCAL_DIR / "landing")))
+DOWNLOAD_DIR = LOCAL_DIR / "downloads"
+RUNS_DIR = Path(_env("PIPELINE_RUNS_DIR", str(LOCAL_DIR / "runs")))
+AIRFLOW_HOME = Path(_env("AIRFLOW_HOME", str(PROJECT_ROOT / ".airflow")))
+SQL_DIR = PROJECT_ROOT / "sql"
+SAMPLE_DIR = PROJECT_ROOT / "include" / "sample"
+SAMPLE_SOURCE = SAMPLE_DIR / "online_retail_sample.zip"
+
+# --- databases --------------------------------------------------------------------------------
+# The warehouse is the Airflow connection DWH_CONN_ID (set it with AIRFLOW_CONN_POSTGRES_DWH).
+# When neither it nor Airflow's metadata database is configured, the embedded PostgreSQL is used.
+DWH_CONN_ID = _env("DWH_CONN_ID", "postgres_dwh")
+DWH_CONN_ENV = f"AIRFLOW_CONN_{DWH_CONN_ID.upper()}"
+EMBEDDED_PG_HOST = "127.0.0.1"
+EMBEDDED_PG_PORT = _env_int("EMBEDDED_PG_PORT", 55432)
+EMBEDDED_PG_USER = "postgres"
+WAREHOUSE_DB = _env("WAREHOUSE_DB", "dwh")
+METADATA_DB = _env("AIRFLOW_METADATA_DB", "airflow")
+
+SCHEMAS = ("raw", "staging", "ml", "marts", "audit")
+
+# --- ingestion --------------------------------------------------------------------------------
+DEFAULT_KAGGLE_SLUG = "carrie1/ecommerce-data"
+KAGGLE_CONN_ID = _env("KAGGLE_CONN_ID", "kaggle_default")
+DOWNLOAD_TIMEOUT_SECONDS = _env_float("DOWNLOAD_TIMEOUT_SECONDS", 60.0)
+DOWNLOAD_RETRIES = _env_int("DOWNLOAD_RETRIES", 3)
+COPY_CHUNK_BYTES = _env_int("COPY_CHUNK_BYTES", 1 << 20)
+RAW_LOADS_KEPT = _env_int("RAW_LOADS_KEPT", 3)
+
+# --- Airflow ----------------------------------------------------------------------------------
+AIRFLOW_API_PORT = _env_int("AIRFLOW_API_PORT", 8080)
+AIRFLOW_ADMIN_USER = "admin"

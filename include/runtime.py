@@ -1,0 +1,124 @@
+"""Prepare the local runtime: the database server, the two databases, Airflow's environment.
+
+Used by `make demo|test|airflow` (through include.cli) and by the test suite. The environment
+must be set before Airflow is imported: Airflow reads its settings at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from include import config
+
+log = logging.getLogger(__name__)
+
+METADATA_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+
+
+def uses_embedded_server() -> bool:
+    """The embedded server is needed unless both databases are configured elsewhere by the user."""
+    from include.db import embedded
+
+    address = embedded.base_url().split("://", 1)[1]
+    values = [os.environ.get(config.DWH_CONN_ENV), os.environ.get(METADATA_ENV)]
+    return any(value is None or address in value for value in values)
+
+
+def configure_environment(warehouse_db: str | None = None) -> dict[str, str]:
+    """Set (in os.environ, without overriding the user's values) what Airflow and the project need.
+
+    Returns the variables it set. `warehouse_db` picks another database on the embedded server
+    (the tests use their own).
+    """
+    from include.db import embedded
+
+    root = config.PROJECT_ROOT
+    base = embedded.base_url()
+    wanted = {
+        "AIRFLOW_HOME": str(config.AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{config.AIRFLOW_ADMIN_USER}:admin",
+        "AIRFLOW__API__PORT": str(config.AIRFLOW_API_PORT),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{config.AIRFLOW_API_PORT}/execution/",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        METADATA_ENV: "postgresql+psycopg2://" + f"{base}/{config.METADATA_DB}".split("://", 1)[1],
+        config.DWH_CONN_ENV: f"{base}/{warehouse_db or config.WAREHOUSE_DB}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p),
+    }
+    if warehouse_db:  # an explicit database wins over the user's default
+        os.environ[config.DWH_CONN_ENV] = wanted.pop(config.DWH_CONN_ENV)
+    applied = {}
+    for key, value in wanted.items():
+        if key not in os.environ:
+            os.environ[key] = value
+            applied[key] = value
+    return applied
+
+
+def prepare(warehouse_db: str | None = None) -> None:
+    """Start the embedded server if needed, create both databases, migrate Airflow's metadata."""
+    configure_environment(warehouse_db)
+    if uses_embedded_server():
+        from include.db import connection, embedded
+
+        base = embedded.ensure_running()
+        for db in {config.METADATA_DB, warehouse_db or config.WAREHOUSE_DB}:
+            connection.ensure_database(base, db)
+    migrate_airflow()
+    from include.db.connection import connect, ensure_schema
+
+    with connect() as conn:
+        ensure_schema(conn)
+
+
+def migrate_airflow() -> None:
+    """`airflow db migrate` once per Airflow version (a marker file remembers it)."""
+    from importlib.metadata import version
+
+    marker = config.AIRFLOW_HOME / f".migrated-{version('apache-airflow')}-{_metadata_key()}"
+    if marker.exists() and _metadata_tables_exist():
+        return
+    config.AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    log.info("migrating Airflow's metadata database (first run: about a minute)")
+    subprocess.run([_airflow_bin(), "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+    marker.touch()
+
+
+def _metadata_tables_exist() -> bool:
+    import psycopg
+
+    uri = "postgresql://" + os.environ[METADATA_ENV].split("://", 1)[1]
+    try:
+        with psycopg.connect(uri) as conn:
+            row = conn.execute("select to_regclass('public.alembic_version') is not null").fetchone()
+    except psycopg.OperationalError:
+        return False
+    return bool(row and row[0])
+
+
+def _metadata_key() -> str:
+    import hashlib
+
+    return hashlib.sha256(os.environ[METADATA_ENV].encode()).hexdigest()[:8]
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def run_dag(dag_id: str, conf: dict | None = None):
+    """Run a real DAG end to end in this process with `dag.test()`; returns the DagRun."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(config.PROJECT_ROOT / "dags" / f"{dag_id}.py"))
+    if bag.import_errors:
+        raise RuntimeError(f"the DAG file of {dag_id} does not import: {bag.import_errors}")
+    return bag.get_dag(dag_id).test(run_conf=conf or {})

@@ -1,0 +1,47 @@
+"""Every DAG imports, carries the house header, and wires its tasks as designed."""
+
+from __future__ import annotations
+
+import pytest
+
+from include import config
+from include.orchestration import TAGS
+
+pytestmark = pytest.mark.dags
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(config.PROJECT_ROOT / "dags"))
+
+
+def test_every_dag_file_imports(dagbag):
+    assert dagbag.import_errors == {}
+    files = sorted(p.stem for p in (config.PROJECT_ROOT / "dags").glob("*.py"))
+    assert sorted(dagbag.dag_ids) == files, "one DAG per file, file name = dag_id"
+
+
+def test_dags_carry_the_house_header(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags and set(dag.tags) <= TAGS, dag_id
+        assert dag.doc_md and dag.doc_md.strip().startswith("## "), dag_id
+        assert dag.catchup is False and dag.max_active_runs == 1, dag_id
+        for task in dag.tasks:
+            assert task.owner == "data-engineering", (dag_id, task.task_id)
+            assert task.retries >= 1, (dag_id, task.task_id)
+            assert task.execution_timeout is not None, (dag_id, task.task_id)
+
+
+def _edges(dag) -> set[tuple[str, str]]:
+    return {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
+
+
+def test_ingest_dependencies_and_params(dagbag):
+    dag = dagbag.get_dag("ingest_ecommerce")
+    assert _edges(dag) == {("land_source", "load_raw"), ("load_raw", "prune_raw_loads")}
+    assert dag.params["source"] == config.DEFAULT_KAGGLE_SLUG
+    assert dag.params["layout"] == "auto"
+    outlets = dag.get_task("load_raw").outlets
+    assert [o.name for o in outlets] == ["raw_loads"]
