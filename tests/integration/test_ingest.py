@@ -129,7 +129,11 @@ def test_bad_file_fails_the_task_naming_file_and_problem(case, dag_runner, db, t
     path, layout, words = _bad_files(tmp_path)[case]
     run = dag_runner("ingest_ecommerce", {"source": str(path), "layout": layout})
     assert run.state == "failed"
-    assert _task_states(run) == {"land_source": "success", "load_raw": "failed"}
+    assert _task_states(run) == {
+        "land_source": "success",
+        "load_raw": "failed",
+        "prune_raw_loads": "upstream_failed",
+    }
     _, run_id, _, _, status, error = _last_run(db)
     assert run_id == run.run_id and status == "failed"
     assert path.name in error and words in error
