@@ -16,3 +16,21 @@ RAW_ASSET_BY_LAYOUT = {
     "online_retail_ii": RAW_TRANSACTIONS,
     "customer_personality": RAW_CUSTOMER_PROFILES,
 }
+
+# The cleaning DAG emits, through this alias, the staging asset of the layout family it cleaned.
+STAGING_LOADS = AssetAlias("staging_loads")
+STAGING_TRANSACTIONS = Asset(name="staging_transactions", uri="dwh://staging/transactions", group="warehouse")
+STAGING_CUSTOMER_PROFILES = Asset(
+    name="staging_customer_profiles", uri="dwh://staging/customer_profiles", group="warehouse"
+)
+STAGING_ASSET_BY_LAYOUT = {
+    "online_retail": STAGING_TRANSACTIONS,
+    "online_retail_ii": STAGING_TRANSACTIONS,
+    "customer_personality": STAGING_CUSTOMER_PROFILES,
+}
+
+# Published marts.
+CUSTOMER_SEGMENTS = Asset(name="customer_segments", uri="dwh://marts/customer_segments", group="marts")
+PRODUCT_RECOMMENDATIONS = Asset(
+    name="product_recommendations", uri="dwh://marts/customer_recommendations", group="marts"
+)

@@ -73,3 +73,10 @@ RAW_LOADS_KEPT = _env_int("RAW_LOADS_KEPT", 3)
 # --- Airflow ----------------------------------------------------------------------------------
 AIRFLOW_API_PORT = _env_int("AIRFLOW_API_PORT", 8080)
 AIRFLOW_ADMIN_USER = "admin"
+
+# --- publication ------------------------------------------------------------------------------
+RUNS_KEPT = _env_int("RUNS_KEPT", 5)  # past runs of every mart kept in published.*
+
+# --- validation and cleaning ------------------------------------------------------------------
+MAX_REJECTED_SHARE = _env_float("MAX_REJECTED_SHARE", 0.05)  # above: the cleaning task fails
+MAX_MAGNITUDE = _env_float("MAX_MAGNITUDE", 100_000)  # |quantity| or |price| beyond: rejected

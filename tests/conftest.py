@@ -3,13 +3,14 @@ own (`dwh_test`, recreated each session), and Airflow's environment, set before 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from include import config, runtime
 
-TEST_WAREHOUSE_DB = "dwh_test"
+TEST_WAREHOUSE_DB = os.environ.get("TEST_WAREHOUSE_DB", "dwh_test")
 runtime.configure_environment(warehouse_db=TEST_WAREHOUSE_DB)
 
 SHARED_DATASETS = config.PROJECT_ROOT.parent / "shared" / "datasets"

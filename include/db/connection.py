@@ -98,20 +98,31 @@ def execute_file(
     return conn.execute(read_sql(name), params)
 
 
-SCHEMA_FILES = (
+# DDL applied by ensure_schema, in this order; then every other sql/schema/*.sql (one per stage:
+# its staging/ml tables, published history tables and marts views), sorted by name.
+BASE_SCHEMA_FILES = (
     "schema/schemas.sql",
     "schema/audit.sql",
+    "schema/published.sql",
     "raw/online_retail_lines.sql",
     "raw/online_retail_ii_lines.sql",
     "raw/customer_personality_rows.sql",
+    "raw/transaction_lines.sql",
 )
+
+
+def schema_files() -> list[str]:
+    rest = sorted(f"schema/{p.name}" for p in (config.SQL_DIR / "schema").glob("*.sql"))
+    return [*BASE_SCHEMA_FILES, *(f for f in rest if f not in BASE_SCHEMA_FILES)]
+
+
 _SCHEMA_LOCK = 7_311_001  # advisory lock id: one migration at a time
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create schemas and tables that do not exist yet (idempotent; safe under concurrency)."""
     conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-    for name in SCHEMA_FILES:
+    for name in schema_files():
         execute_file(conn, name)
 
 

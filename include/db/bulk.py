@@ -1,0 +1,37 @@
+"""Moving a pandas DataFrame into a table with COPY (never row-by-row inserts)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+
+def copy_dataframe(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    constants: dict[str, object] | None = None,
+) -> int:
+    """COPY `frame[columns]` (plus constant columns such as run_id) into schema.table.
+
+    Missing values (None/NaN/NaT) become NULL. Returns the number of rows copied.
+    """
+    columns = list(columns or frame.columns)
+    data = frame[columns].copy()
+    for name, value in (constants or {}).items():
+        data[name] = value
+    names = list(data.columns)
+    buf = io.StringIO()
+    data.to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S")
+    statement = sql.SQL("copy {} ({}) from stdin with (format csv, null '\\N')").format(
+        sql.Identifier(schema, table), sql.SQL(", ").join(sql.Identifier(c) for c in names)
+    )
+    with conn.cursor().copy(statement) as copy:
+        copy.write(buf.getvalue())
+    return len(data)

@@ -1,0 +1,172 @@
+"""Clean one raw load into `staging`, set-based (sql/staging/*.sql), in one transaction.
+
+Every raw line ends in exactly one place: a clean sale (`staging.order_lines`), a return
+(`staging.returns`) or a rejection with its reason (`staging.rejected_lines`). The counts are
+checked before commit; a hard problem rolls everything back, so staging keeps the previous load.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from include import config
+from include.db.connection import connect, ensure_schema, execute_file
+
+log = logging.getLogger(__name__)
+
+TRANSACTION_TABLES = (
+    "staging.order_lines",
+    "staging.returns",
+    "staging.rejected_lines",
+    "staging.products",
+    "staging.customers",
+)
+PROFILE_TABLES = ("staging.customer_profiles", "staging.rejected_profiles")
+
+
+class CleaningError(ValueError):
+    """A hard data problem: nothing was written; the message names the rule and the counts."""
+
+
+@dataclass(frozen=True)
+class CleaningResult:
+    load_id: int
+    layout: str
+    raw_rows: int
+    clean_rows: int
+    return_rows: int
+    rejected_rows: int
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rejected_rows / self.raw_rows if self.raw_rows else 0.0
+
+
+def load_info(conn: psycopg.Connection, load_id: int | None) -> tuple[int, str, str, datetime, str]:
+    """(load_id, layout, file label, extract time, source) of a successful load; the newest if None."""
+    query = (
+        "select load_id, layout, coalesce(file_name, source), started_at, source from audit.ingest_runs"
+        " where status = 'success' and (%(load_id)s::integer is null or load_id = %(load_id)s)"
+        " order by load_id desc limit 1"
+    )
+    row = conn.execute(query, {"load_id": load_id}).fetchone()
+    if row is None:
+        which = f"load {load_id}" if load_id is not None else "any load"
+        raise CleaningError(f"no successful ingestion found for {which}: run the ingest_ecommerce DAG first")
+    return row
+
+
+def _count(conn: psycopg.Connection, query: str, params: dict) -> int:
+    return int(conn.execute(query, params).fetchone()[0])
+
+
+def _reason_counts(conn: psycopg.Connection, table: str) -> dict[str, int]:
+    rows = conn.execute(
+        sql.SQL("select reason_code, count(*) from {} group by 1 order by 2 desc").format(
+            sql.Identifier(*table.split("."))
+        )
+    ).fetchall()
+    return {code: int(n) for code, n in rows}
+
+
+def clean_load(
+    load_id: int | None = None, max_rejected_share: float = config.MAX_REJECTED_SHARE
+) -> CleaningResult:
+    """Clean load `load_id` (default: the newest successful one) into staging."""
+    started = time.monotonic()
+    with connect() as conn:
+        ensure_schema(conn)
+        conn.commit()
+        load_id, layout, label, extract_at, _ = load_info(conn, load_id)
+        params = {"load_id": load_id, "extract_at": extract_at, "max_magnitude": config.MAX_MAGNITUDE}
+        if layout == "customer_personality":
+            result = _clean_profiles(conn, load_id, label, params)
+        else:
+            result = _clean_transactions(conn, load_id, layout, label, params)
+        result = CleaningResult(**{**asdict(result), "seconds": round(time.monotonic() - started, 3)})
+        _apply_policy(result, label, max_rejected_share)
+        conn.commit()
+    log.info(
+        "load %d (%s): %d raw = %d clean + %d returns + %d rejected %s in %.2f s",
+        load_id, layout, result.raw_rows, result.clean_rows, result.return_rows,
+        result.rejected_rows, result.rejected_by_reason, result.seconds,
+    )  # fmt: skip
+    return result
+
+
+def _clean_transactions(
+    conn: psycopg.Connection, load_id: int, layout: str, label: str, params: dict
+) -> CleaningResult:
+    conn.execute("set local datestyle = 'ISO, MDY'")
+    raw = _count(conn, "select count(*) from raw.transaction_lines where load_id = %(load_id)s", params)
+    execute_file(conn, "staging/classified_lines.sql", params)
+    _truncate(conn, TRANSACTION_TABLES)
+    for name in ("order_lines", "returns", "rejected_lines", "products", "customers"):
+        step = time.monotonic()
+        rows = execute_file(conn, f"staging/{name}.sql", params).rowcount
+        log.info("staging.%s: %d rows in %.2f s", name, rows, time.monotonic() - step)
+    clean = _count(conn, "select count(*) from staging.order_lines", {})
+    returns = _count(conn, "select count(*) from staging.returns", {})
+    reasons = _reason_counts(conn, "staging.rejected_lines")
+    result = CleaningResult(load_id, layout, raw, clean, returns, sum(reasons.values()), reasons)
+    if clean + returns + result.rejected_rows != raw:
+        raise CleaningError(
+            f"{label}: rows not conserved: {raw} raw != {clean} clean + {returns} returns "
+            f"+ {result.rejected_rows} rejected"
+        )
+    return result
+
+
+def _clean_profiles(conn: psycopg.Connection, load_id: int, label: str, params: dict) -> CleaningResult:
+    conn.execute("set local datestyle = 'ISO, DMY'")
+    raw = _count(
+        conn, "select count(*) from raw.customer_personality_rows where load_id = %(load_id)s", params
+    )
+    execute_file(conn, "staging/classified_profiles.sql", params)
+    _truncate(conn, PROFILE_TABLES)
+    execute_file(conn, "staging/customer_profiles.sql", params)
+    execute_file(conn, "staging/rejected_profiles.sql", params)
+    clean = _count(conn, "select count(*) from staging.customer_profiles", {})
+    reasons = _reason_counts(conn, "staging.rejected_profiles")
+    result = CleaningResult(load_id, "customer_personality", raw, clean, 0, sum(reasons.values()), reasons)
+    if clean + result.rejected_rows != raw:
+        raise CleaningError(
+            f"{label}: rows not conserved: {raw} raw != {clean} clean + {result.rejected_rows} rejected"
+        )
+    return result
+
+
+def _apply_policy(result: CleaningResult, label: str, max_rejected_share: float) -> None:
+    """Hard problems raise (rolling back); soft ones only warn below the threshold."""
+    if result.clean_rows == 0:
+        raise CleaningError(
+            f"{label}: nothing left after cleaning: 0 clean sale lines of {result.raw_rows} raw lines "
+            f"({result.return_rows} returns; rejected by reason: {result.rejected_by_reason})"
+        )
+    if result.rejected_rows:
+        log.warning(
+            "%s: %d of %d lines rejected (%.2f %%): %s",
+            label, result.rejected_rows, result.raw_rows, 100 * result.rejected_share, result.rejected_by_reason,
+        )  # fmt: skip
+    if result.rejected_share > max_rejected_share:
+        raise CleaningError(
+            f"{label}: {100 * result.rejected_share:.1f} % of lines rejected, above the "
+            f"{100 * max_rejected_share:.1f} % threshold (MAX_REJECTED_SHARE); by reason: "
+            f"{result.rejected_by_reason}"
+        )
+
+
+def _truncate(conn: psycopg.Connection, tables: tuple[str, ...]) -> None:
+    names = sql.SQL(", ").join(sql.Identifier(*t.split(".")) for t in tables)
+    conn.execute(sql.SQL("truncate {}").format(names))
