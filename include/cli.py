@@ -22,7 +22,7 @@ from include import config, runtime
 log = logging.getLogger("include.cli")
 
 # The DAGs `make demo` runs, in order (each downstream DAG is the consumer of the one before).
-PIPELINE = ("ingest_ecommerce",)
+PIPELINE = ("ingest_ecommerce", "validate_and_clean")
 SERVICES = ("api-server", "scheduler", "dag-processor")
 PID_DIR = config.LOCAL_DIR / "pids"
 LOG_DIR = config.LOCAL_DIR / "logs"
@@ -94,7 +94,26 @@ def summary(dag_seconds: dict[str, float]) -> str:
             f"raw          {rows:>10,} rows   load_id {load_id}   "
             + "  ".join(f"{k} {v:.2f} s" for k, v in steps.items() if v is not None),
         ]
+        with connect() as conn:
+            staged = conn.execute(
+                "select (select count(*) from staging.order_lines), (select count(*) from staging.returns),"
+                " (select count(*) from staging.rejected_lines), (select count(*) from staging.customers),"
+                " (select count(*) from staging.products)"
+            ).fetchone()
+            reasons = conn.execute(
+                "select reason_code, count(*) from staging.rejected_lines group by 1 order by 2 desc"
+            ).fetchall()
+        if layout != "customer_personality":
+            clean, returns, rejected, customers, products = staged
+            lines += [
+                f"staging      {clean:>10,} clean lines  {returns:,} returns  {rejected:,} rejected"
+                f"  ({customers:,} customers, {products:,} products)",
+                "             rejected by reason: " + ", ".join(f"{code} {n:,}" for code, n in reasons),
+            ]
     lines += [f"DAG {dag_id:<24} {seconds:6.1f} s" for dag_id, seconds in dag_seconds.items()]
+    docs = sorted(config.RUNS_DIR.glob("*/data_docs/index.html"), key=lambda p: p.stat().st_mtime)
+    if docs:
+        lines.append(f"Data Docs    {docs[-1]}")
     uri = redact(warehouse_uri())
     lines += [
         "",

@@ -80,3 +80,7 @@ RUNS_KEPT = _env_int("RUNS_KEPT", 5)  # past runs of every mart kept in publishe
 # --- validation and cleaning ------------------------------------------------------------------
 MAX_REJECTED_SHARE = _env_float("MAX_REJECTED_SHARE", 0.05)  # above: the cleaning task fails
 MAX_MAGNITUDE = _env_float("MAX_MAGNITUDE", 100_000)  # |quantity| or |price| beyond: rejected
+
+# --- orchestration ----------------------------------------------------------------------------
+TASK_RETRIES = _env_int("TASK_RETRIES", 2)  # with exponential backoff from RETRY_DELAY_SECONDS
+RETRY_DELAY_SECONDS = _env_float("RETRY_DELAY_SECONDS", 30)

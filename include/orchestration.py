@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+from include import config
+
 # The small fixed set of tags DAGs may use.
 TAGS = frozenset({"ecommerce", "ingest", "quality", "ml", "publish"})
 
 DEFAULT_ARGS = {
     "owner": "data-engineering",
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
+    "retries": config.TASK_RETRIES,
+    "retry_delay": timedelta(seconds=config.RETRY_DELAY_SECONDS),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
@@ -27,8 +29,10 @@ def bad_input_fails_task() -> Iterator[None]:
 
     from include.ingest.loader import IngestError
     from include.ingest.sources import SourceError
+    from include.quality.validate import ValidationFailed
+    from include.transform.cleaning import CleaningError
 
     try:
         yield
-    except (IngestError, SourceError) as err:
+    except (IngestError, SourceError, ValidationFailed, CleaningError) as err:
         raise AirflowFailException(str(err)) from err

@@ -10,6 +10,7 @@ import pytest
 
 from include import config, runtime
 
+os.environ.setdefault("RETRY_DELAY_SECONDS", "1")  # retries stay on, but quick
 TEST_WAREHOUSE_DB = os.environ.get("TEST_WAREHOUSE_DB", "dwh_test")
 runtime.configure_environment(warehouse_db=TEST_WAREHOUSE_DB)
 

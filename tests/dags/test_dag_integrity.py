@@ -45,3 +45,19 @@ def test_ingest_dependencies_and_params(dagbag):
     assert dag.params["layout"] == "auto"
     outlets = dag.get_task("load_raw").outlets
     assert [o.name for o in outlets] == ["raw_loads"]
+
+
+def test_validate_and_clean_dependencies_and_schedule(dagbag):
+    dag = dagbag.get_dag("validate_and_clean")
+    assert _edges(dag) == {
+        ("resolve_load", "validate_raw"),
+        ("resolve_load", "clean"),
+        ("resolve_load", "validate_staging"),
+        ("validate_raw", "clean"),
+        ("clean", "validate_staging"),
+    }
+    assert [a.name for a in dag.timetable.asset_condition.objects] == [
+        "raw_transactions",
+        "raw_customer_profiles",
+    ]
+    assert [o.name for o in dag.get_task("validate_staging").outlets] == ["staging_loads"]

@@ -1,0 +1,104 @@
+"""
+## Validate and clean
+
+Validates a raw load with Great Expectations, cleans it into `staging` with set-based SQL, and
+validates the result. Scheduled on the raw assets the ingestion DAG emits.
+
+1. **resolve_load**: the load to process: the triggering asset event's `load_id`, the `load_id`
+   Param, or the newest successful load.
+2. **validate_raw**: the layout's raw suite on this load's rows (columns, row count, types,
+   invoice and stock-code patterns, dates). Hard failures fail the task; soft ones warn.
+3. **clean**: `sql/staging/*.sql` in one transaction: every raw line lands in exactly one of
+   `staging.order_lines`, `staging.returns`, `staging.rejected_lines` (with a reason code);
+   products and customers are derived. More than `MAX_REJECTED_SHARE` rejected fails the task.
+4. **validate_staging**: clean suites (unique keys, quantity > 0, price > 0, customer present
+   where required, every product and customer referenced exists); emits the staging asset.
+
+Data Docs of every run: `.local/runs/<run_id>/data_docs/index.html` (path in the task log).
+Rerunning any task is safe: cleaning replaces staging wholesale in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from include import assets
+from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
+
+log = logging.getLogger(__name__)
+
+
+def _triggering_load_id(context) -> int | None:
+    """The load_id carried by the newest triggering asset event, if the run was asset-triggered."""
+    events = context.get("triggering_asset_events") or {}
+    ids = [e.extra.get("load_id") for evs in events.values() for e in evs if e.extra.get("load_id")]
+    return int(ids[-1]) if ids else None
+
+
+@dag(
+    dag_id="validate_and_clean",
+    doc_md=__doc__,
+    schedule=assets.RAW_TRANSACTIONS | assets.RAW_CUSTOMER_PROFILES,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["ecommerce", "quality"],
+    params={
+        "load_id": Param(
+            None,
+            type=["null", "integer"],
+            description="Raw load to clean (audit.ingest_runs.load_id); empty = the newest successful load.",
+        ),
+    },
+)
+def validate_and_clean():
+    @task
+    def resolve_load() -> dict:
+        """Reads audit.ingest_runs; returns the load's id, layout and file."""
+        from include.transform.steps import resolve_load as resolve
+
+        context = get_current_context()
+        with bad_input_fails_task():
+            return resolve(_triggering_load_id(context) or context["params"]["load_id"])
+
+    @task
+    def validate_raw(load: dict) -> dict:
+        """Writes Data Docs for the raw suite; fails on a hard expectation."""
+        from include.transform.steps import validate_raw as check
+
+        with bad_input_fails_task():
+            return check(load, get_current_context()["run_id"])
+
+    @task
+    def clean(load: dict) -> dict:
+        """Writes staging.order_lines, returns, rejected_lines, products, customers (or profiles)."""
+        from include.transform.steps import clean as run_cleaning
+
+        with bad_input_fails_task():
+            return run_cleaning(load)
+
+    @task(outlets=[assets.STAGING_LOADS])
+    def validate_staging(load: dict) -> dict:
+        """Writes Data Docs for the clean suites; emits the layout's staging asset."""
+        from include.transform.steps import validate_staging as check
+
+        context = get_current_context()
+        with bad_input_fails_task():
+            report = check(load, context["run_id"])
+        context["outlet_events"][assets.STAGING_LOADS].add(
+            assets.STAGING_ASSET_BY_LAYOUT[load["layout"]],
+            extra={"load_id": load["load_id"], "layout": load["layout"]},
+        )
+        return report
+
+    load = resolve_load()
+    validated = validate_raw(load)
+    cleaned = clean(load)
+    validated >> cleaned >> validate_staging(load)
+
+
+validate_and_clean()
