@@ -214,3 +214,51 @@ def test_rejected_share_above_threshold_fails_and_keeps_staging(warehouse, db, t
     ):
         _clean(load["load_id"])
     assert db.execute("select count(*), max(load_id) from staging.order_lines").fetchone() == before
+
+
+NON_PRODUCT_CODES = [
+    "POST",
+    "DOT",
+    "M",
+    "D",
+    "C2",
+    "BANK CHARGES",
+    "AMAZONFEE",
+    "S",
+    "PADS",
+    "B",
+    "CRUK",
+    "GIFT_0001_10",
+]
+PRODUCT_CODES = ["85123A", "22138", "15056BL", "DCGSSBOY", "dcgs0003"]
+
+
+def test_non_product_rule_and_canonical_description(warehouse, db, tmp_path, good_lines):
+    """Postage, fees, manual lines and vouchers are separated by the stock-code rule; the
+    canonical description of a product is the one most of its lines use."""
+    extra = [
+        f"58{i:04d},{code},SOMETHING,1,12/9/2011 12:50,1.00,12680,France"
+        for i, code in enumerate(NON_PRODUCT_CODES + PRODUCT_CODES)
+    ]
+    # 99990: two lines say "MUG", one says "mug, red": MUG wins
+    extra += [
+        "581900,99990,MUG,1,12/9/2011 12:50,1.00,12680,France",
+        "581901,99990,MUG,2,12/9/2011 12:51,1.00,12680,France",
+        '581902,99990,"mug, red",1,12/9/2011 12:52,1.00,12680,France',
+    ]
+    load = _ingest(_write(tmp_path, "codes.csv", good_lines + extra), "codes")
+    _clean(load["load_id"])
+    rejected = dict(
+        db.execute(
+            "select stock_code, reason_code from staging.rejected_lines where load_id = %s and description = 'SOMETHING'",
+            (load["load_id"],),
+        ).fetchall()
+    )
+    assert rejected == {code: "non_product_code" for code in NON_PRODUCT_CODES}
+    sold = {
+        r[0] for r in db.execute("select product_id from staging.order_lines where invoice_no like '58%%'")
+    }
+    assert {code.upper() for code in PRODUCT_CODES} <= sold
+    assert db.execute(
+        "select description, description_variants from staging.products where product_id = '99990'"
+    ).fetchone() == ("MUG", 2)
