@@ -84,3 +84,4 @@ MAX_MAGNITUDE = _env_float("MAX_MAGNITUDE", 100_000)  # |quantity| or |price| be
 # --- orchestration ----------------------------------------------------------------------------
 TASK_RETRIES = _env_int("TASK_RETRIES", 2)  # with exponential backoff from RETRY_DELAY_SECONDS
 RETRY_DELAY_SECONDS = _env_float("RETRY_DELAY_SECONDS", 30)
+RUNBOOK_URL = _env("RUNBOOK_URL", str(PROJECT_ROOT / "docs" / "runbook.md"))

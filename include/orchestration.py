@@ -11,6 +11,39 @@ from include import config
 # The small fixed set of tags DAGs may use.
 TAGS = frozenset({"ecommerce", "ingest", "quality", "ml", "publish"})
 
+
+def runbook_url(dag_id: str, task_id: str) -> str:
+    """The runbook section for a task: docs/runbook.md, anchor = dag_id-task_id."""
+    anchor = f"{dag_id}-{task_id}".replace("_", "-")
+    return f"{config.RUNBOOK_URL}#{anchor}"
+
+
+def record_failure(context) -> None:
+    """Failure callback: log the task, run, error and runbook link, and keep them in
+    audit.task_failures. Never raises (a callback failing must not hide the task's error)."""
+    import logging
+
+    log = logging.getLogger("include.orchestration")
+    ti = context.get("task_instance") or context.get("ti")
+    dag_id, task_id = ti.dag_id, ti.task_id
+    run_id = context.get("run_id") or getattr(ti, "run_id", "")
+    error = context.get("exception")
+    url = runbook_url(dag_id, task_id)
+    message = f"{type(error).__name__}: {error}" if error else "unknown error"
+    log.error("task %s.%s failed in run %s: %s. Runbook: %s", dag_id, task_id, run_id, message, url)
+    try:
+        from include.db.connection import connect
+
+        with connect() as conn:
+            conn.execute(
+                "insert into audit.task_failures (dag_id, run_id, task_id, try_number, error, runbook_url)"
+                " values (%s, %s, %s, %s, %s, %s)",
+                (dag_id, run_id, task_id, getattr(ti, "try_number", None), message[:4000], url),
+            )
+    except Exception as err:  # noqa: BLE001 - the database may be what failed
+        log.warning("could not record the failure in audit.task_failures: %s", err)
+
+
 DEFAULT_ARGS = {
     "owner": "data-engineering",
     "retries": config.TASK_RETRIES,
@@ -18,6 +51,7 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
+    "on_failure_callback": record_failure,
 }
 
 

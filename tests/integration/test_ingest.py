@@ -137,3 +137,15 @@ def test_bad_file_fails_the_task_naming_file_and_problem(case, dag_runner, db, t
     _, run_id, _, _, status, error = _last_run(db)
     assert run_id == run.run_id and status == "failed"
     assert path.name in error and words in error
+
+
+def test_a_failed_task_is_recorded_with_its_runbook_link(dag_runner, db, tmp_path):
+    path = tmp_path / "header_only.csv"
+    path.write_bytes(HEADER)
+    run = dag_runner("ingest_ecommerce", {"source": str(path)})
+    assert run.state == "failed"
+    task_id, error, url = db.execute(
+        "select task_id, error, runbook_url from audit.task_failures where run_id = %s", (run.run_id,)
+    ).fetchone()
+    assert task_id == "load_raw" and "header only, no data rows" in error
+    assert url.endswith("docs/runbook.md#ingest-ecommerce-load-raw")
