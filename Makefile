@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 SOURCE ?= include/sample/online_retail_sample.zip
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test psql airflow stop up lint format bench clean
+.PHONY: venv demo test psql airflow stop up lint format bench clean docs
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ format: venv
 
 bench: venv  ## ingestion against a plain psql \copy (needs ../shared/datasets)
 	$(PY) bench/ingest_vs_psql_copy.py
+
+docs: up  ## regenerate docs/data_dictionary.md and docs/tableau/marts.tds from the database
+	$(PY) -m include.publish.dictionary
+	$(PY) -m include.publish.tableau tds
 
 clean: stop  ## remove local state (database, landing, Airflow home); keeps .venv
 	rm -rf .local .airflow

@@ -85,3 +85,9 @@ MAX_MAGNITUDE = _env_float("MAX_MAGNITUDE", 100_000)  # |quantity| or |price| be
 TASK_RETRIES = _env_int("TASK_RETRIES", 2)  # with exponential backoff from RETRY_DELAY_SECONDS
 RETRY_DELAY_SECONDS = _env_float("RETRY_DELAY_SECONDS", 30)
 RUNBOOK_URL = _env("RUNBOOK_URL", str(PROJECT_ROOT / "docs" / "runbook.md"))
+
+# --- BI access --------------------------------------------------------------------------------
+BI_ROLE = _env("BI_ROLE", "bi_reader")
+BI_READER_PASSWORD = _env("BI_READER_PASSWORD", "")  # set it; the embedded server trusts local logins
+TABLEAU_TDS_PATH = PROJECT_ROOT / "docs" / "tableau" / "marts.tds"
+DATA_DICTIONARY_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"

@@ -44,6 +44,28 @@ def record_failure(context) -> None:
         log.warning("could not record the failure in audit.task_failures: %s", err)
 
 
+def record_success(context) -> None:
+    """Success callback: keep the task's duration in audit.task_runs (pipeline_runs reads it)."""
+    import logging
+    from datetime import UTC, datetime
+
+    ti = context.get("task_instance") or context.get("ti")
+    started = getattr(ti, "start_date", None)
+    seconds = (datetime.now(UTC) - started).total_seconds() if started else None
+    try:
+        from include.db.connection import connect
+
+        with connect() as conn:
+            conn.execute(
+                "insert into audit.task_runs (dag_id, run_id, task_id, try_number, seconds)"
+                " values (%s, %s, %s, %s, %s) on conflict (dag_id, run_id, task_id) do update"
+                " set try_number = excluded.try_number, seconds = excluded.seconds, finished_at = now()",
+                (ti.dag_id, context.get("run_id") or ti.run_id, ti.task_id, getattr(ti, "try_number", None), seconds),
+            )
+    except Exception as err:  # noqa: BLE001 - bookkeeping must not fail a successful task
+        logging.getLogger("include.orchestration").warning("could not record the task duration: %s", err)
+
+
 DEFAULT_ARGS = {
     "owner": "data-engineering",
     "retries": config.TASK_RETRIES,
@@ -52,6 +74,7 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
     "on_failure_callback": record_failure,
+    "on_success_callback": record_success,
 }
 
 

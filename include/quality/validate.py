@@ -10,9 +10,12 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from include import config
-from include.quality.suites import SuiteTarget
+
+if TYPE_CHECKING:  # importing great_expectations costs seconds: only where a suite runs
+    from include.quality.suites import SuiteTarget
 
 log = logging.getLogger(__name__)
 

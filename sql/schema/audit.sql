@@ -41,3 +41,35 @@ create table if not exists audit.task_failures (
 
 comment on table audit.task_failures is
     'One row per failed task attempt: task, run, error and the runbook section to follow.';
+
+-- audit.task_runs: one row per successful task attempt (the success callback), for durations.
+create table if not exists audit.task_runs (
+    dag_id       text        not null,
+    run_id       text        not null,
+    task_id      text        not null,
+    try_number   integer,
+    seconds      numeric(12, 3),
+    finished_at  timestamptz not null default now(),
+    primary key (dag_id, run_id, task_id)
+);
+
+-- audit.pipeline_runs: one row per publication of the marts (publish_marts DAG run).
+create table if not exists audit.pipeline_runs (
+    run_id                  text primary key,
+    load_id                 integer,
+    source                  text,
+    source_sha256           text,
+    layout                  text,
+    rows_raw                bigint,
+    rows_clean              bigint,
+    rows_returns            bigint,
+    rows_rejected           bigint,
+    customers_segmented     bigint,
+    chosen_k                integer,
+    silhouette              numeric(8, 4),
+    discover_ndcg_at_10     numeric(8, 4),
+    buy_again_ndcg_at_10    numeric(8, 4),
+    status                  text        not null,
+    seconds_by_dag          jsonb       not null default '{}'::jsonb,
+    published_at            timestamptz not null default now()
+);
