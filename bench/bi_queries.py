@@ -1,0 +1,71 @@
+"""Benchmark: 10 typical BI (Tableau) queries against the marts, each under 50 ms.
+
+    make demo SOURCE=../shared/datasets/ecommerce-data.zip   # once: the full data in `dwh`
+    .venv/bin/python bench/bi_queries.py [--repeat 7]
+
+Prints the median and worst milliseconds of each query (after one warm-up run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from include import runtime  # noqa: E402
+
+QUERIES = {
+    "segment sizes": "select segment_id, segment_name, count(*) from marts.customer_segments group by 1, 2 order by 1",
+    "customers of one segment": "select customer_id, segment_name, pca_x, pca_y from marts.customer_segments"
+    " where segment_id = (select min(segment_id) from marts.customer_segments) order by customer_id limit 500",
+    "one customer's lists": "select list_type, rank, product_id, score, reason from marts.customer_recommendations"
+    " where customer_id = (select min(customer_id) from marts.customer_segments) order by list_type, rank",
+    "similar products of one product": "select method, rank, similar_product_id, score from marts.product_similarity"
+    " where product_id = (select min(product_id) from marts.product_similarity) order by method, rank",
+    "monthly trend per segment": "select month_date, segment_name, net_revenue, orders, active_customers"
+    " from marts.segment_monthly_trends order by month_date, segment_id",
+    "weekday x hour of one segment": "select iso_weekday, hour_of_day, revenue from marts.segment_weekday_hour_sales"
+    " where segment_id = (select min(segment_id) from marts.segment_weekday_hour_sales)",
+    "segment profiles": "select * from marts.segment_profiles order by segment_id",
+    "pairs with the highest lift": "select * from marts.product_pairs order by lift desc limit 50",
+    "recommendation metrics": "select * from marts.recommendation_metrics order by list_type, ndcg_at_10 desc",
+    "most recommended products": "select product_id, count(*) from marts.customer_recommendations"
+    " where list_type = 'discover' group by 1 order by 2 desc limit 20",
+    "run history": "select * from marts.pipeline_runs order by published_at desc limit 20",
+}
+TARGET_MS = 50.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--database", default=None, help="warehouse database (default: dwh)")
+    args = parser.parse_args()
+    runtime.configure_environment(args.database)
+    from include.db.connection import connect
+
+    worst_all = 0.0
+    with connect(autocommit=True) as conn:
+        customers = conn.execute("select count(*) from marts.customer_segments").fetchone()[0]
+        print(f"marts.customer_segments: {customers:,} customers\n")
+        print(f"{'query':<34} {'rows':>7} {'median ms':>10} {'worst ms':>9}")
+        for name, query in QUERIES.items():
+            rows = len(conn.execute(query).fetchall())  # warm-up
+            times = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                conn.execute(query).fetchall()
+                times.append((time.perf_counter() - started) * 1000)
+            worst_all = max(worst_all, max(times))
+            print(f"{name:<34} {rows:>7} {statistics.median(times):>10.2f} {max(times):>9.2f}")
+    verdict = "met" if worst_all < TARGET_MS else "MISSED"
+    print(f"\nslowest run of any query: {worst_all:.2f} ms   target < {TARGET_MS:.0f} ms: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
