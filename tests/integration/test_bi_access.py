@@ -21,7 +21,10 @@ def bi_conn(warehouse, db):
 
 
 def _marts(db) -> list[str]:
-    return [r[0] for r in db.execute("select table_name from information_schema.tables where table_schema = 'marts'")]
+    return [
+        r[0]
+        for r in db.execute("select table_name from information_schema.tables where table_schema = 'marts'")
+    ]
 
 
 def test_reads_every_mart(bi_conn, db):
@@ -31,7 +34,9 @@ def test_reads_every_mart(bi_conn, db):
         bi_conn.execute(sql.SQL("select * from {} limit 1").format(sql.Identifier("marts", name))).fetchall()
 
 
-@pytest.mark.parametrize("table", ["raw.online_retail_lines", "staging.order_lines", "audit.ingest_runs", "published.current_runs"])
+@pytest.mark.parametrize(
+    "table", ["raw.online_retail_lines", "staging.order_lines", "audit.ingest_runs", "published.current_runs"]
+)
 def test_cannot_read_private_schemas(bi_conn, table):
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         bi_conn.execute(sql.SQL("select 1 from {} limit 1").format(sql.Identifier(*table.split("."))))
