@@ -19,9 +19,10 @@ ECOMMERCE_ZIP = SHARED_DATASETS / "ecommerce-data.zip"
 PERSONALITY_ZIP = SHARED_DATASETS / "customer-personality-analysis.zip"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def warehouse() -> str:
-    """A fresh, migrated test warehouse; returns its URI."""
+    """A fresh, migrated test warehouse (and Airflow's metadata database, which even parsing
+    some DAG attributes needs); returns its URI."""
     from include.db import connection
 
     if runtime.uses_embedded_server():
