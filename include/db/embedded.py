@@ -7,6 +7,7 @@ port, so the server is (re)started with the wheel's own `pg_ctl` on 127.0.0.1:PO
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import subprocess
@@ -44,7 +45,8 @@ def _initialise(pgdata: Path) -> None:
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     log.info("initialising embedded PostgreSQL in %s", pgdata)
-    get_server(pgdata, cleanup_mode=None)
+    server = get_server(pgdata, cleanup_mode=None)
+    atexit.unregister(server._cleanup)  # we manage the server's life: no exit hook
     _pg_ctl(["-w", "-m", "fast", "stop"], pgdata)
 
 
