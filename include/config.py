@@ -91,3 +91,21 @@ BI_ROLE = _env("BI_ROLE", "bi_reader")
 BI_READER_PASSWORD = _env("BI_READER_PASSWORD", "")  # set it; the embedded server trusts local logins
 TABLEAU_TDS_PATH = PROJECT_ROOT / "docs" / "tableau" / "marts.tds"
 DATA_DICTIONARY_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"
+
+# --- segmentation (segment_customers DAG) ------------------------------------------------------
+SEED = _env_int("SEED", 42)  # every random choice of the ML code
+K_MIN = _env_int("SEGMENT_K_MIN", 2)
+K_MAX = _env_int("SEGMENT_K_MAX", 10)
+SEGMENT_ALGORITHM = _env("SEGMENT_ALGORITHM", "kmeans")  # or "agglomerative" (Ward); a DAG Param too
+MINIBATCH_ABOVE = _env_int("MINIBATCH_ABOVE", 50_000)  # customers: MiniBatchKMeans beyond this
+SILHOUETTE_SAMPLE = _env_int("SILHOUETTE_SAMPLE", 10_000)  # customers scored for silhouette
+DBSCAN_SAMPLE = _env_int("DBSCAN_SAMPLE", 20_000)  # customers DBSCAN is fitted on; the rest: nearest core
+AGGLOMERATIVE_SAMPLE = _env_int("AGGLOMERATIVE_SAMPLE", 20_000)
+
+# --- recommendations (recommend_products DAG) --------------------------------------------------
+TOP_K_SIMILAR = _env_int("TOP_K_SIMILAR", 20)  # neighbours kept per product and method
+RECOMMENDATIONS_PER_LIST = _env_int("RECOMMENDATIONS_PER_LIST", 10)
+SIMILARITY_BLOCK_ROWS = _env_int("SIMILARITY_BLOCK_ROWS", 2_000)  # products per block of the top-k
+TEST_WINDOW_DAYS = _env_int("TEST_WINDOW_DAYS", 30)  # offline evaluation: last N days are the test
+VALIDATION_WINDOW_DAYS = _env_int("VALIDATION_WINDOW_DAYS", 30)  # blend weights tuned on this, inside train
+MIN_PAIR_SUPPORT = _env_float("MIN_PAIR_SUPPORT", 0.002)  # share of invoices, product_pairs
