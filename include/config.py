@@ -109,3 +109,17 @@ SIMILARITY_BLOCK_ROWS = _env_int("SIMILARITY_BLOCK_ROWS", 2_000)  # products per
 TEST_WINDOW_DAYS = _env_int("TEST_WINDOW_DAYS", 30)  # offline evaluation: last N days are the test
 VALIDATION_WINDOW_DAYS = _env_int("VALIDATION_WINDOW_DAYS", 30)  # blend weights tuned on this, inside train
 MIN_PAIR_SUPPORT = _env_float("MIN_PAIR_SUPPORT", 0.002)  # share of invoices, product_pairs
+
+# --- operations (Airflow services, e2e tests) ---------------------------------------------------
+AIRFLOW_ADMIN_PASSWORD = _env("AIRFLOW_ADMIN_PASSWORD", "admin")  # the UI/API login of AIRFLOW_ADMIN_USER
+
+# --- recommendations, scoring (recommend_products DAG) ------------------------------------------
+RECENT_POPULARITY_DAYS = _env_int("RECENT_POPULARITY_DAYS", 30)  # "popular now": the last N days
+POPULAR_CANDIDATES = _env_int("POPULAR_CANDIDATES", 200)  # top popular products scored per customer
+CUSTOMER_BLOCK_ROWS = _env_int("CUSTOMER_BLOCK_ROWS", 20_000)  # customers scored per block
+CUSTOMER_NEIGHBOURS = _env_int("CUSTOMER_NEIGHBOURS", 100)  # most similar customers kept per customer
+
+# --- segmentation: compute ------------------------------------------------------------------------
+# BLAS/OpenMP threads of the segmentation fits. 1 by default: on a shared 2-core machine
+# oversubscribed OpenMP threads made K-means 10-30x slower.
+ML_THREADS = _env_int("ML_THREADS", 1)

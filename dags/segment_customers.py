@@ -1,0 +1,155 @@
+"""
+## Segment customers
+
+Turns the clean staging tables into customer segments a marketer can read and a BI analyst can
+chart. Scheduled on the staging assets the cleaning DAG emits; the population follows the asset
+(transactions or customer_personality profiles) unless the `population` Param says otherwise.
+
+1. **build_features**: `sql/ml/customer_features.sql` (or `profile_features.sql`) into
+   `ml.customer_features` / `ml.profile_features`, as of `as_of_date` (empty = the day after the
+   last invoice / enrolment; never the wall clock).
+2. **fit_segments**: log1p + StandardScaler; K-means and Ward (agglomerative) for k in
+   `k_min`..`k_max` with inertia, silhouette, Davies-Bouldin, Calinski-Harabasz; k = best
+   silhouette within elbow +- 1; segments from `algorithm`, ids ordered by value, named from
+   their profile; PCA 2-D; DBSCAN outliers. Models + manifest and plots under
+   `.local/runs/<run_id>/segmentation/<population>/` (paths in the log). Writes the run's rows
+   of the marts, not yet visible.
+3. **publish_segments**: checks the rows (one per customer, unique keys, every segment
+   profiled, one chosen k) and switches `marts.customer_segments`, `marts.segment_profiles`,
+   `marts.segmentation_metrics` (profiles: `marts.profile_segments`,
+   `marts.profile_segment_profiles`, `marts.profile_segmentation_metrics`) in one transaction.
+4. **announce_segments**: emits the `customer_segments` asset (transactions only; skipped for
+   the profiles population).
+
+Rerunning any task is safe: every write replaces the run's own rows; BI sees the previous run's
+segments until publish_segments succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from include import assets, config
+from include.orchestration import DEFAULT_ARGS
+
+log = logging.getLogger(__name__)
+
+
+def _triggering_layouts(context) -> list[str]:
+    """Layouts carried by the triggering staging asset events (oldest first)."""
+    events = context.get("triggering_asset_events") or {}
+    layouts = []
+    for key, evs in events.items():
+        name = getattr(key, "name", None)
+        for event in evs:
+            layout = (event.extra or {}).get("layout")
+            if not layout and name == assets.STAGING_CUSTOMER_PROFILES.name:
+                layout = "customer_personality"
+            if layout:
+                layouts.append(layout)
+    return layouts
+
+
+def _failing_on_bad_input(call, *args):
+    """Bad input (no features, bad k range, unknown algorithm) fails the task at once."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.ml.segment_customers import INPUT_ERRORS
+
+    try:
+        return call(*args)
+    except INPUT_ERRORS as err:
+        raise AirflowFailException(str(err)) from err
+
+
+@dag(
+    dag_id="segment_customers",
+    doc_md=__doc__,
+    schedule=assets.STAGING_TRANSACTIONS | assets.STAGING_CUSTOMER_PROFILES,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["ecommerce", "ml"],
+    params={
+        "as_of_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Features as of this date (YYYY-MM-DD); empty = the day after the last invoice.",
+        ),
+        "algorithm": Param(
+            config.SEGMENT_ALGORITHM,
+            type="string",
+            enum=["kmeans", "agglomerative"],
+            description="Algorithm forming the segments; both are fitted and their metrics stored.",
+        ),
+        "k_min": Param(config.K_MIN, type="integer", minimum=2, description="Smallest k of the sweep."),
+        "k_max": Param(config.K_MAX, type="integer", minimum=2, description="Largest k of the sweep."),
+        "population": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "transactions", "customer_profiles"],
+            description="Customers to segment; empty = the triggering asset's, else transactions.",
+        ),
+    },
+)
+def segment_customers():
+    @task
+    def build_features() -> dict:
+        """Writes ml.customer_features (or ml.profile_features) for this run."""
+        from include.ml import segment_customers as seg
+
+        context = get_current_context()
+        params = context["params"]
+        population = seg.resolve_population(params["population"], _triggering_layouts(context))
+        return _failing_on_bad_input(seg.build_features, context["run_id"], population, params["as_of_date"])
+
+    @task
+    def fit_segments(features: dict) -> dict:
+        """Writes published.<population marts> rows of this run (not yet active), ml.segmentation_runs,
+        models, manifest and plots under the run folder."""
+        from include.ml import segment_customers as seg
+
+        context = get_current_context()
+        params = context["params"]
+        return _failing_on_bad_input(
+            seg.fit_segments,
+            context["run_id"],
+            features["population"],
+            params["algorithm"],
+            params["k_min"],
+            params["k_max"],
+        )
+
+    @task
+    def publish_segments(fitted: dict) -> dict:
+        """Points the population's three marts views at this run after checking its rows."""
+        from include.ml import segment_customers as seg
+
+        return seg.publish_segments(get_current_context()["run_id"], fitted["population"])
+
+    @task(outlets=[assets.CUSTOMER_SEGMENTS])
+    def announce_segments(published: dict, fitted: dict) -> None:
+        """Emits the customer_segments asset for the transactions population; skipped otherwise."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if published["population"] != "transactions":
+            raise AirflowSkipException(f"population {published['population']}: customer_segments not changed")
+        context = get_current_context()
+        context["outlet_events"][assets.CUSTOMER_SEGMENTS].extra = {
+            "run_id": published["run_id"],
+            "chosen_k": fitted["chosen_k"],
+            "customers": fitted["customers"],
+        }
+
+    features = build_features()
+    fitted = fit_segments(features)
+    published = publish_segments(fitted)
+    announce_segments(published, fitted)
+
+
+segment_customers()
