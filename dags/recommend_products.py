@@ -1,0 +1,127 @@
+"""
+## Recommend products
+
+Product similarity, frequently-bought-together pairs and two lists per customer (`discover`,
+`buy_again`), scored offline on a time split every run. Scheduled on `customer_segments` (the
+segment popularity reads `marts.customer_segments`; without it, global popularity is used).
+
+1. **prepare_interactions**: `ml.customer_product_interactions` (customer x product x day) from
+   `staging.order_lines`, rebuilt in one transaction.
+2. **build_similarity**: top-k (Param `top_k`) most similar products per product by TF-IDF of
+   the descriptions (`content`) and by the customers who bought them (`co_purchase`): sparse
+   cosine in blocks of products, never a products x products matrix; and the pairs bought on
+   the same invoices (support, confidence, lift). Written for this run, not yet visible.
+3. **evaluate**: test = the last `test_window_days` days; blend weights tuned on the validation
+   window before it; the hybrids and the baselines scored at 10 (precision, recall, NDCG, MAP,
+   hit rate, coverage).
+4. **build_recommendations**: refit on all data; `per_list` products per list and customer;
+   customers without purchases get their segment's (or global) popularity.
+5. **publish_recommendations**: checks the four marts (rows, unique keys, hybrids scored) and
+   switches `marts.product_similarity`, `product_pairs`, `customer_recommendations` and
+   `recommendation_metrics` to this run in one transaction; emits `product_recommendations`.
+
+Rerunning is safe: every task replaces its run's rows; BI sees the previous run until step 5.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+from include import assets, config
+from include.orchestration import DEFAULT_ARGS
+
+log = logging.getLogger(__name__)
+
+
+@dag(
+    dag_id="recommend_products",
+    doc_md=__doc__,
+    schedule=[assets.CUSTOMER_SEGMENTS],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["ecommerce", "ml"],
+    params={
+        "top_k": Param(
+            config.TOP_K_SIMILAR,
+            type="integer",
+            minimum=1,
+            description="Similar products kept per product and method.",
+        ),
+        "per_list": Param(
+            config.RECOMMENDATIONS_PER_LIST,
+            type="integer",
+            minimum=1,
+            description="Products per customer list.",
+        ),
+        "test_window_days": Param(
+            config.TEST_WINDOW_DAYS,
+            type="integer",
+            minimum=1,
+            description="Offline evaluation: the last N days are the test.",
+        ),
+    },
+)
+def recommend_products():
+    @task
+    def prepare_interactions() -> dict:
+        """Writes ml.customer_product_interactions."""
+        from include.ml.recommend_products import bad_input_fails_task
+        from include.ml.recommend_products import prepare_interactions as prepare
+
+        with bad_input_fails_task():
+            return prepare(get_current_context()["run_id"])
+
+    @task
+    def build_similarity() -> dict:
+        """Writes this run's rows of published.product_similarity and published.product_pairs."""
+        from include.ml.recommend_products import bad_input_fails_task
+        from include.ml.recommend_products import build_similarity as build
+
+        context = get_current_context()
+        with bad_input_fails_task():
+            return build(context["run_id"], context["params"]["top_k"])
+
+    @task
+    def evaluate() -> dict:
+        """Writes this run's rows of published.recommendation_metrics; returns the tuned weights."""
+        from include.ml.recommend_products import bad_input_fails_task
+        from include.ml.recommend_products import evaluate as run_evaluation
+
+        context = get_current_context()
+        params = context["params"]
+        with bad_input_fails_task():
+            return run_evaluation(context["run_id"], params["test_window_days"], params["top_k"])
+
+    @task
+    def build_recommendations(evaluated: dict) -> dict:
+        """Writes this run's rows of published.customer_recommendations."""
+        from include.ml.recommend_products import bad_input_fails_task
+        from include.ml.recommend_products import build_recommendations as build
+
+        context = get_current_context()
+        params = context["params"]
+        with bad_input_fails_task():
+            return build(context["run_id"], evaluated["weights"], params["per_list"], params["top_k"])
+
+    @task(outlets=[assets.PRODUCT_RECOMMENDATIONS])
+    def publish_recommendations() -> dict:
+        """Switches the four recommendation marts to this run; emits product_recommendations."""
+        from include.ml.recommend_products import bad_input_fails_task
+        from include.ml.recommend_products import publish_recommendations as publish
+
+        with bad_input_fails_task():
+            return publish(get_current_context()["run_id"])
+
+    interactions = prepare_interactions()
+    similar = build_similarity()
+    evaluated = evaluate()
+    interactions >> similar >> evaluated
+    build_recommendations(evaluated) >> publish_recommendations()
+
+
+recommend_products()
