@@ -22,7 +22,13 @@ from include import config, runtime
 log = logging.getLogger("include.cli")
 
 # The DAGs `make demo` runs, in order (each downstream DAG is the consumer of the one before).
-PIPELINE = ("ingest_ecommerce", "validate_and_clean")
+PIPELINE = (
+    "ingest_ecommerce",
+    "validate_and_clean",
+    "segment_customers",
+    "recommend_products",
+    "publish_marts",
+)
 SERVICES = ("api-server", "scheduler", "dag-processor")
 PID_DIR = config.LOCAL_DIR / "pids"
 LOG_DIR = config.LOCAL_DIR / "logs"

@@ -60,7 +60,13 @@ def record_success(context) -> None:
                 "insert into audit.task_runs (dag_id, run_id, task_id, try_number, seconds)"
                 " values (%s, %s, %s, %s, %s) on conflict (dag_id, run_id, task_id) do update"
                 " set try_number = excluded.try_number, seconds = excluded.seconds, finished_at = now()",
-                (ti.dag_id, context.get("run_id") or ti.run_id, ti.task_id, getattr(ti, "try_number", None), seconds),
+                (
+                    ti.dag_id,
+                    context.get("run_id") or ti.run_id,
+                    ti.task_id,
+                    getattr(ti, "try_number", None),
+                    seconds,
+                ),
             )
     except Exception as err:  # noqa: BLE001 - bookkeeping must not fail a successful task
         logging.getLogger("include.orchestration").warning("could not record the task duration: %s", err)

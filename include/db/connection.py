@@ -111,9 +111,14 @@ BASE_SCHEMA_FILES = (
 )
 
 
+# ... and last, what spans the stages' tables (indexes for the queries BI tools issue).
+FINAL_SCHEMA_FILES = ("schema/bi_indexes.sql",)
+
+
 def schema_files() -> list[str]:
+    fixed = {*BASE_SCHEMA_FILES, *FINAL_SCHEMA_FILES}
     rest = sorted(f"schema/{p.name}" for p in (config.SQL_DIR / "schema").glob("*.sql"))
-    return [*BASE_SCHEMA_FILES, *(f for f in rest if f not in BASE_SCHEMA_FILES)]
+    return [*BASE_SCHEMA_FILES, *(f for f in rest if f not in fixed), *FINAL_SCHEMA_FILES]
 
 
 _SCHEMA_LOCK = 7_311_001  # advisory lock id: one migration at a time
