@@ -17,6 +17,7 @@ from include import config
 log = logging.getLogger(__name__)
 
 METADATA_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+PASSWORDS_ENV = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 
 
 def uses_embedded_server() -> bool:
@@ -46,6 +47,9 @@ def configure_environment(warehouse_db: str | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{config.AIRFLOW_ADMIN_USER}:admin",
+        # The login is deterministic: prepare() writes AIRFLOW_ADMIN_PASSWORD into this file, which
+        # SimpleAuthManager reads instead of generating a random password.
+        PASSWORDS_ENV: str(config.AIRFLOW_HOME / "simple_auth_manager_passwords.json"),
         "AIRFLOW__API__PORT": str(config.AIRFLOW_API_PORT),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{config.AIRFLOW_API_PORT}/execution/",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
@@ -73,10 +77,33 @@ def prepare(warehouse_db: str | None = None) -> None:
         for db in {config.METADATA_DB, warehouse_db or config.WAREHOUSE_DB}:
             connection.ensure_database(base, db)
     migrate_airflow()
+    write_admin_password()
     from include.db.connection import connect, ensure_schema
 
     with connect() as conn:
         ensure_schema(conn)
+
+
+def write_admin_password(password: str | None = None, path: Path | None = None) -> Path:
+    """Write the admin's password (AIRFLOW_ADMIN_PASSWORD, default "admin") into SimpleAuthManager's
+    passwords file (`path`, default: the one Airflow is configured with), a JSON object
+    {"<user>": "<password>"}; other users' entries are kept."""
+    import json
+
+    path = path or Path(
+        os.environ.get(PASSWORDS_ENV) or config.AIRFLOW_HOME / "simple_auth_manager_passwords.json"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        passwords = json.loads(path.read_text(encoding="utf-8") or "{}") if path.is_file() else {}
+    except json.JSONDecodeError:
+        passwords = {}
+    wanted = password if password is not None else config.AIRFLOW_ADMIN_PASSWORD
+    if passwords.get(config.AIRFLOW_ADMIN_USER) != wanted:
+        passwords[config.AIRFLOW_ADMIN_USER] = wanted
+        path.write_text(json.dumps(passwords) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path
 
 
 def migrate_airflow() -> None:
