@@ -84,6 +84,50 @@ def demo(source: str) -> int:
     return 0
 
 
+def ml_summary() -> list[str]:
+    """Segments and recommendation quality of the published marts (empty before the first run)."""
+    from include.db.connection import connect
+
+    with connect() as conn:
+        if conn.execute("select to_regclass('published.current_runs') is null").fetchone()[0]:
+            return []
+        segments = conn.execute(
+            "select segment_id, segment_name, count(*) from marts.customer_segments group by 1, 2 order by 1"
+        ).fetchall()
+        chosen = conn.execute(
+            "select algorithm, k, silhouette from marts.segmentation_metrics where is_chosen limit 1"
+        ).fetchone()
+        outliers = conn.execute(
+            "select count(*) filter (where is_outlier) from marts.customer_segments"
+        ).fetchone()
+        metrics = conn.execute(
+            "select list_type, method, ndcg_at_10 from marts.recommendation_metrics"
+            " order by list_type, ndcg_at_10 desc"
+        ).fetchall()
+        recommendations = conn.execute("select count(*) from marts.customer_recommendations").fetchone()[0]
+    lines = []
+    if segments and chosen:
+        lines.append(
+            f"segments     {chosen[0]} k={chosen[1]} silhouette {chosen[2]:.3f}, DBSCAN outliers {outliers[0]:,}: "
+            + ", ".join(f"{name} {n:,}" for _, name, n in segments)
+        )
+    for list_type in ("discover", "buy_again"):
+        rows = [(m, v) for lt, m, v in metrics if lt == list_type]
+        if rows:
+            best_baseline = max((v for m, v in rows if not m.startswith("hybrid")), default=None)
+            hybrid = max((v for m, v in rows if m.startswith("hybrid")), default=None)
+            if hybrid is not None and best_baseline:
+                lines.append(
+                    f"{list_type:<12} NDCG@10 hybrid {hybrid:.4f} vs best baseline {best_baseline:.4f}"
+                    f" ({(hybrid / best_baseline - 1) * 100:+.0f} %)"
+                )
+    if recommendations:
+        lines.append(
+            f"lists        {recommendations:,} recommendation rows in marts.customer_recommendations"
+        )
+    return lines
+
+
 def summary(dag_seconds: dict[str, float]) -> str:
     from include.db.connection import connect, redact, warehouse_uri
 
@@ -116,18 +160,30 @@ def summary(dag_seconds: dict[str, float]) -> str:
                 f"  ({customers:,} customers, {products:,} products)",
                 "             rejected by reason: " + ", ".join(f"{code} {n:,}" for code, n in reasons),
             ]
+    lines += ml_summary()
     lines += [f"DAG {dag_id:<24} {seconds:6.1f} s" for dag_id, seconds in dag_seconds.items()]
-    docs = sorted(config.RUNS_DIR.glob("*/data_docs/index.html"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(config.RUNS_DIR.glob("*/"), key=lambda p: p.stat().st_mtime)
+    docs = [p / "data_docs" / "index.html" for p in runs if (p / "data_docs" / "index.html").exists()]
     if docs:
         lines.append(f"Data Docs    {docs[-1]}")
+    plots = [p / "segmentation" for p in runs if (p / "segmentation").is_dir()]
+    if plots:
+        lines.append(
+            f"plots        {plots[-1]}/<population>/*.png  (elbow, silhouette, k-distance, PCA, profiles)"
+        )
+    hyper = [p / "tableau" / "marts.hyper" for p in runs if (p / "tableau" / "marts.hyper").exists()]
+    if hyper:
+        lines.append(f"Hyper        {hyper[-1]}")
     uri = redact(warehouse_uri())
     lines += [
         "",
-        f"results      warehouse {uri}  (schemas raw, staging, ml, marts, audit)",
-        "             make psql            # e.g.  echo 'select * from audit.ingest_runs' | make -s psql",
-        f"Airflow UI   make airflow         # then http://127.0.0.1:{config.AIRFLOW_API_PORT}  login admin / admin",
+        f"results      warehouse {uri}  (BI reads schema marts; also raw, staging, ml, audit)",
+        "             make psql            # e.g.  echo 'select * from marts.pipeline_runs' | make -s psql",
+        f"Airflow UI   make airflow         # then http://127.0.0.1:{config.AIRFLOW_API_PORT}"
+        f"  login {config.AIRFLOW_ADMIN_USER} / {config.AIRFLOW_ADMIN_PASSWORD}",
         f"Tableau      PostgreSQL connector: server {config.EMBEDDED_PG_HOST}, port {config.EMBEDDED_PG_PORT},"
-        f" database {config.WAREHOUSE_DB}, user {config.EMBEDDED_PG_USER}, schema marts",
+        f" database {config.WAREHOUSE_DB}, user {config.BI_ROLE} (read-only), schema marts;"
+        f" or open {config.TABLEAU_TDS_PATH.relative_to(config.PROJECT_ROOT)}",
     ]
     return "\n".join(lines)
 

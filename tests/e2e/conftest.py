@@ -24,10 +24,6 @@ MODULE_ORDER = ("test_pipeline", "test_reruns", "test_faults")
 RUN_TIMEOUT = float(os.environ.get("E2E_RUN_TIMEOUT", "900"))
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "e2e: real Airflow services driven through the REST API")
-
-
 def pytest_collection_modifyitems(session, config, items):
     """Pipeline first (it is the baseline), then reruns, then faults (they load other data)."""
 
