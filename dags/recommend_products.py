@@ -31,7 +31,7 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets, config
-from include.orchestration import DEFAULT_ARGS
+from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ def recommend_products():
     @task
     def prepare_interactions() -> dict:
         """Writes ml.customer_product_interactions."""
-        from include.ml.recommend_products import bad_input_fails_task
         from include.ml.recommend_products import prepare_interactions as prepare
 
         with bad_input_fails_task():
@@ -79,7 +78,6 @@ def recommend_products():
     @task
     def build_similarity() -> dict:
         """Writes this run's rows of published.product_similarity and published.product_pairs."""
-        from include.ml.recommend_products import bad_input_fails_task
         from include.ml.recommend_products import build_similarity as build
 
         context = get_current_context()
@@ -89,7 +87,6 @@ def recommend_products():
     @task
     def evaluate() -> dict:
         """Writes this run's rows of published.recommendation_metrics; returns the tuned weights."""
-        from include.ml.recommend_products import bad_input_fails_task
         from include.ml.recommend_products import evaluate as run_evaluation
 
         context = get_current_context()
@@ -100,7 +97,6 @@ def recommend_products():
     @task
     def build_recommendations(evaluated: dict) -> dict:
         """Writes this run's rows of published.customer_recommendations."""
-        from include.ml.recommend_products import bad_input_fails_task
         from include.ml.recommend_products import build_recommendations as build
 
         context = get_current_context()
@@ -111,7 +107,6 @@ def recommend_products():
     @task(outlets=[assets.PRODUCT_RECOMMENDATIONS])
     def publish_recommendations() -> dict:
         """Switches the four recommendation marts to this run; emits product_recommendations."""
-        from include.ml.recommend_products import bad_input_fails_task
         from include.ml.recommend_products import publish_recommendations as publish
 
         with bad_input_fails_task():

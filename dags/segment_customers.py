@@ -33,7 +33,7 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets, config
-from include.orchestration import DEFAULT_ARGS
+from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +51,6 @@ def _triggering_layouts(context) -> list[str]:
             if layout:
                 layouts.append(layout)
     return layouts
-
-
-def _failing_on_bad_input(call, *args):
-    """Bad input (no features, bad k range, unknown algorithm) fails the task at once."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from include.ml.segment_customers import INPUT_ERRORS
-
-    try:
-        return call(*args)
-    except INPUT_ERRORS as err:
-        raise AirflowFailException(str(err)) from err
 
 
 @dag(
@@ -106,7 +94,8 @@ def segment_customers():
         context = get_current_context()
         params = context["params"]
         population = seg.resolve_population(params["population"], _triggering_layouts(context))
-        return _failing_on_bad_input(seg.build_features, context["run_id"], population, params["as_of_date"])
+        with bad_input_fails_task():
+            return seg.build_features(context["run_id"], population, params["as_of_date"])
 
     @task
     def fit_segments(features: dict) -> dict:
@@ -116,21 +105,22 @@ def segment_customers():
 
         context = get_current_context()
         params = context["params"]
-        return _failing_on_bad_input(
-            seg.fit_segments,
-            context["run_id"],
-            features["population"],
-            params["algorithm"],
-            params["k_min"],
-            params["k_max"],
-        )
+        with bad_input_fails_task():
+            return seg.fit_segments(
+                context["run_id"],
+                features["population"],
+                params["algorithm"],
+                params["k_min"],
+                params["k_max"],
+            )
 
     @task
     def publish_segments(fitted: dict) -> dict:
         """Points the population's three marts views at this run after checking its rows."""
         from include.ml import segment_customers as seg
 
-        return seg.publish_segments(get_current_context()["run_id"], fitted["population"])
+        with bad_input_fails_task():
+            return seg.publish_segments(get_current_context()["run_id"], fitted["population"])
 
     @task(outlets=[assets.CUSTOMER_SEGMENTS])
     def announce_segments(published: dict, fitted: dict) -> None:

@@ -90,12 +90,9 @@ def bad_input_fails_task() -> Iterator[None]:
     input cannot help. Other errors (network, database) propagate and are retried."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from include.ingest.loader import IngestError
-    from include.ingest.sources import SourceError
-    from include.quality.validate import ValidationFailed
-    from include.transform.cleaning import CleaningError
+    from include.errors import BadInputError
 
     try:
         yield
-    except (IngestError, SourceError, ValidationFailed, CleaningError) as err:
+    except BadInputError as err:
         raise AirflowFailException(str(err)) from err

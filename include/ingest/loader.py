@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from include import config
+from include.errors import BadInputError
 from include.ingest.layouts import LAYOUTS, HeaderMatch, Layout, LayoutError, match_header
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_BYTES = 16 << 20
 
 
-class IngestError(ValueError):
+class IngestError(BadInputError, ValueError):
     """The landed file cannot be loaded: the message names the file and the problem."""
 
 

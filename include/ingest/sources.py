@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from include import config
+from include.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ KAGGLE_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]
 CHUNK = 1 << 20
 
 
-class SourceError(RuntimeError):
+class SourceError(BadInputError, RuntimeError):
     """The source could not be pulled: the message names it and what to do."""
 
 

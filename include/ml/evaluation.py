@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from include.errors import BadInputError
 from include.ml import recommend
 from include.ml.recommend import BlendWeights, Model
 
@@ -57,16 +58,20 @@ class Split:
         }
 
 
+class SplitError(BadInputError, ValueError):
+    """The time split cannot be made (window too short or too long for the data)."""
+
+
 def time_split(dates: pd.Series, test_days: int, end: pd.Timestamp | None = None) -> Split:
     """The last `test_days` days up to `end` (default: the last date in `dates`) are the test."""
     if test_days < 1:
-        raise ValueError(f"test_window_days must be at least 1, got {test_days}")
+        raise SplitError(f"test_window_days must be at least 1, got {test_days}")
     days = pd.to_datetime(dates).dt.normalize()
     end = pd.Timestamp(end).normalize() if end is not None else days.max()
     start = days.min()
     test_start = end - pd.Timedelta(days=test_days - 1)
     if test_start <= start:
-        raise ValueError(
+        raise SplitError(
             f"ml.customer_product_interactions: {test_days} test days leave no training data "
             f"(dates {start.date()} .. {end.date()})"
         )

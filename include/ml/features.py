@@ -29,6 +29,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from include.errors import BadInputError
+
 log = logging.getLogger(__name__)
 
 
@@ -138,7 +140,7 @@ PROFILES = Population(
 POPULATIONS = {p.name: p for p in (TRANSACTIONS, PROFILES)}
 
 
-class FeatureError(ValueError):
+class FeatureError(BadInputError, ValueError):
     """Features cannot be built or used (unknown population, no rows, missing column)."""
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -19,6 +17,7 @@ from psycopg import sql
 
 from include import config
 from include.db.connection import connect, ensure_schema, execute_file, read_sql
+from include.errors import BadInputError
 from include.ml import evaluation, recommend, similarity
 from include.publish import marts as publish
 
@@ -32,7 +31,7 @@ MART_KEYS = {
 }
 
 
-class RecommendationError(RuntimeError):
+class RecommendationError(BadInputError, RuntimeError):
     """The input cannot give recommendations (no sales, too short a history, ...)."""
 
 
@@ -293,14 +292,3 @@ def publish_recommendations(run_id: str) -> dict:
         publish.activate(conn, run_id, MART_KEYS)
     log.info("published run %s: %s", run_id, counts)
     return counts
-
-
-@contextmanager
-def bad_input_fails_task() -> Iterator[None]:
-    """Input problems fail the task at once: retrying the same data cannot help."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    try:
-        yield
-    except (RecommendationError, publish.PublishCheckError, ValueError) as err:
-        raise AirflowFailException(str(err)) from err

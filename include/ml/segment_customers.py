@@ -29,7 +29,6 @@ import pandas as pd
 
 from include import config
 from include.ml.features import FeatureError, FeaturePreprocessor, Population, population
-from include.ml.segmentation import SegmentationError
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,6 @@ POPULATION_BY_LAYOUT = {
     "online_retail_ii": "transactions",
     "customer_personality": "customer_profiles",
 }
-INPUT_ERRORS = (FeatureError, SegmentationError)
-
 # Columns of published.<customer mart> after the model outputs, per population.
 CUSTOMER_COLUMNS = {
     "transactions": [

@@ -32,12 +32,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from include.errors import BadInputError
+
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ("kmeans", "agglomerative")
 
 
-class SegmentationError(ValueError):
+class SegmentationError(BadInputError, ValueError):
     """The data or the parameters cannot give a segmentation (too few customers, bad k range)."""
 
 

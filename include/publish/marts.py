@@ -17,11 +17,12 @@ from psycopg import sql
 
 from include import config
 from include.db.bulk import copy_dataframe
+from include.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
 
-class PublishCheckError(RuntimeError):
+class PublishCheckError(BadInputError, RuntimeError):
     """A mart failed its pre-publication check; nothing was published."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from include import config
+from include.errors import BadInputError
 
 if TYPE_CHECKING:  # importing great_expectations costs seconds: only where a suite runs
     from include.quality.suites import SuiteTarget
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # importing great_expectations costs seconds: only where a su
 log = logging.getLogger(__name__)
 
 
-class ValidationFailed(ValueError):
+class ValidationFailed(BadInputError, ValueError):
     """A hard expectation failed: the message names table, column, rule and count."""
 
 

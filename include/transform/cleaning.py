@@ -17,6 +17,7 @@ from psycopg import sql
 
 from include import config
 from include.db.connection import connect, ensure_schema, execute_file
+from include.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ TRANSACTION_TABLES = (
 PROFILE_TABLES = ("staging.customer_profiles", "staging.rejected_profiles")
 
 
-class CleaningError(ValueError):
+class CleaningError(BadInputError, ValueError):
     """A hard data problem: nothing was written; the message names the rule and the counts."""
 
 
