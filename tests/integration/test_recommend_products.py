@@ -34,7 +34,7 @@ def _mart(db, mart: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def published(warehouse):
-    """The full data cleaned, one registered customer without purchases, and one run."""
+    """The full data cleaned and segmented, one registered customer without purchases, and one run."""
     from include.db.connection import connect
     from tests.conftest import ECOMMERCE_ZIP, require
 
@@ -42,6 +42,7 @@ def published(warehouse):
 
     assert runtime.run_dag("ingest_ecommerce", {"source": str(ecommerce_zip)}).state == "success"
     assert runtime.run_dag("validate_and_clean", {}).state == "success"
+    assert runtime.run_dag("segment_customers", {}).state == "success"  # segment popularity, cold start
     with connect(warehouse) as conn:
         conn.execute(
             "insert into staging.customers (load_id, customer_id, country, first_invoice_at, last_invoice_at)"
@@ -142,6 +143,9 @@ def test_each_hybrid_beats_every_baseline_of_its_list_type(published, db):
         rows = metrics[metrics["list_type"] == list_type].set_index("method")["ndcg_at_10"]
         best_baseline = rows.drop("hybrid").max()
         assert rows["hybrid"] > best_baseline * margin, (list_type, rows.to_dict())
+    # the segment baseline used the published segments (a fallback would equal global popularity)
+    discover = metrics[metrics["list_type"] == "discover"].set_index("method")["ndcg_at_10"]
+    assert discover["segment_popularity"] != discover["global_popularity"]
 
 
 def test_a_rerun_publishes_identical_marts(published, db):
