@@ -124,11 +124,44 @@ def schema_files() -> list[str]:
 _SCHEMA_LOCK = 7_311_001  # advisory lock id: one migration at a time
 
 
+def schema_digest() -> str:
+    """sha256 of every schema file's name and text, in the order they are applied."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in schema_files():
+        digest.update(name.encode() + b"\0" + read_sql(name).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _schema_is_current(conn: psycopg.Connection, digest: str) -> bool:
+    if conn.execute("select to_regclass('audit.schema_migrations') is null").fetchone()[0]:
+        return False
+    return (
+        conn.execute("select 1 from audit.schema_migrations where digest = %s", (digest,)).fetchone()
+        is not None
+    )
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create schemas and tables that do not exist yet (idempotent; safe under concurrency)."""
+    """Create schemas, tables and views that do not exist yet (idempotent; safe under concurrency).
+
+    When the schema files are unchanged since they were last applied (their digest is in
+    audit.schema_migrations) nothing runs: no DDL, so no lock a BI reader or another task could
+    wait on or deadlock with. Otherwise every file is applied, in order, under an advisory lock.
+    """
+    digest = schema_digest()
+    if _schema_is_current(conn, digest):
+        return
     conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+    if _schema_is_current(conn, digest):  # applied by another session while we waited
+        return
     for name in schema_files():
         execute_file(conn, name)
+    conn.execute(
+        "insert into audit.schema_migrations (digest) values (%s) on conflict (digest) do nothing", (digest,)
+    )
+    log.info("schema applied (digest %s)", digest[:12])
 
 
 def ensure_database(server_uri: str, database: str) -> None:

@@ -73,3 +73,10 @@ create table if not exists audit.pipeline_runs (
     seconds_by_dag          jsonb       not null default '{}'::jsonb,
     published_at            timestamptz not null default now()
 );
+
+-- audit.schema_migrations: digests of the sql/schema files applied to this database (see
+-- include.db.connection.ensure_schema: unchanged files apply nothing, so tasks take no DDL locks).
+create table if not exists audit.schema_migrations (
+    digest      text        primary key,
+    applied_at  timestamptz not null default now()
+);

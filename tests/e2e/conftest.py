@@ -21,6 +21,9 @@ from tests.conftest import TEST_WAREHOUSE_DB
 log = logging.getLogger(__name__)
 
 MODULE_ORDER = ("test_pipeline", "test_reruns", "test_faults")
+# The services write to a warehouse database of their own, created fresh for the session: the
+# checksums compare what the services did, not what the other suites left in the test warehouse.
+E2E_WAREHOUSE_DB = f"{TEST_WAREHOUSE_DB}_e2e"
 RUN_TIMEOUT = float(os.environ.get("E2E_RUN_TIMEOUT", "900"))
 
 
@@ -38,12 +41,32 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 @pytest.fixture(scope="session")
+def warehouse(warehouse):
+    """Overrides the suite-wide test warehouse for tests/e2e: a fresh database beside it, with
+    the schema applied; returns its URI (the `db` fixture connects to it too)."""
+    import psycopg
+    from psycopg import sql
+
+    from include.db.connection import connect, ensure_schema
+
+    server = psycopg.conninfo.conninfo_to_dict(warehouse)
+    with psycopg.connect(**{**server, "dbname": "postgres"}, autocommit=True) as admin:
+        name = sql.Identifier(E2E_WAREHOUSE_DB)
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(name))
+        admin.execute(sql.SQL("create database {}").format(name))
+    uri = psycopg.conninfo.make_conninfo(warehouse, dbname=E2E_WAREHOUSE_DB)
+    with connect(uri) as conn:
+        ensure_schema(conn)
+    return uri
+
+
+@pytest.fixture(scope="session")
 def airflow(warehouse):
     """Running services; yields include.ops.services.Services. Stopped in the finaliser."""
     run_dir = config.LOCAL_DIR / "ops-e2e" / TEST_WAREHOUSE_DB
     metadata_db = f"airflow_{TEST_WAREHOUSE_DB}"
     port = services.free_port(config.AIRFLOW_API_PORT)
-    env = services.service_env(run_dir, port, TEST_WAREHOUSE_DB, metadata_db)
+    env = services.service_env(run_dir, port, E2E_WAREHOUSE_DB, metadata_db)
     started = time.monotonic()
     services.recreate_metadata_db(env, metadata_db)
     running = services.start(run_dir, env)

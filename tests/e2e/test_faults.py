@@ -25,7 +25,7 @@ import pytest
 
 from include import config
 from include.ops import checksums, faults
-from tests.conftest import TEST_WAREHOUSE_DB
+from tests.e2e.conftest import E2E_WAREHOUSE_DB
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -160,12 +160,12 @@ def test_database_restart_during_copy_recovers_by_retry(
     from include.db.connection import connect
 
     run_id = api.trigger("ingest_ecommerce", {"source": str(ecommerce_zip)})["dag_run_id"]
-    copy = faults.wait_for_copy(admin_conn, TEST_WAREHOUSE_DB, min_rows=50_000)
+    copy = faults.wait_for_copy(admin_conn, E2E_WAREHOUSE_DB, min_rows=50_000)
     try:
-        assert faults.block_database(admin_conn, TEST_WAREHOUSE_DB) >= 1
+        assert faults.block_database(admin_conn, E2E_WAREHOUSE_DB) >= 1
         time.sleep(2)
     finally:
-        faults.unblock_database(admin_conn, TEST_WAREHOUSE_DB)
+        faults.unblock_database(admin_conn, E2E_WAREHOUSE_DB)
     run = api.wait_for_run("ingest_ecommerce", run_id, timeout=900)
     load_raw = api.task_instance("ingest_ecommerce", run_id, "load_raw")
     assert run["state"] == "success", api.task_states("ingest_ecommerce", run_id)
@@ -178,7 +178,7 @@ def test_sigkill_during_copy_recovers_by_retry(
     api, settled, downstream_paused, admin_conn, db, ecommerce_zip
 ):
     run_id = api.trigger("ingest_ecommerce", {"source": str(ecommerce_zip)})["dag_run_id"]
-    copy = faults.wait_for_copy(admin_conn, TEST_WAREHOUSE_DB, min_rows=50_000)
+    copy = faults.wait_for_copy(admin_conn, E2E_WAREHOUSE_DB, min_rows=50_000)
     faults.sigkill(copy.client_pid)
     run = api.wait_for_run("ingest_ecommerce", run_id, timeout=900)
     load_raw = api.task_instance("ingest_ecommerce", run_id, "load_raw")
@@ -186,4 +186,4 @@ def test_sigkill_during_copy_recovers_by_retry(
     assert load_raw["try_number"] >= 2, f"the SIGKILL (COPY at {copy.rows} rows) did not hit load_raw"
     assert_load_complete(db, run_id, FULL_DATA_LINES)
     # The killed attempt's backend is gone: no COPY or lock left behind in the warehouse.
-    assert faults.running_copies(admin_conn, TEST_WAREHOUSE_DB) == []
+    assert faults.running_copies(admin_conn, E2E_WAREHOUSE_DB) == []
