@@ -53,6 +53,14 @@ def configure_environment(warehouse_db: str | None = None) -> dict[str, str]:
         "AIRFLOW__API__PORT": str(config.AIRFLOW_API_PORT),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{config.AIRFLOW_API_PORT}/execution/",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # A restart of the database server (every connection drops, new ones are refused for a few
+        # seconds): pooled connections are tested before use (pre-ping, Airflow's default, stated
+        # here because the recovery relies on it), and the DB calls Airflow retries (the busiest
+        # of the scheduler's and dag-processor's loops) are retried 20 times (random wait of up to
+        # 5 s: ~40 s in all) instead of 3, so those services usually ride out a short restart
+        # instead of exiting. Measured: docs/runbook.md#database-restart; tests/e2e/test_faults.py.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_PRE_PING": "True",
+        "AIRFLOW__DATABASE__MAX_DB_RETRIES": "20",
         METADATA_ENV: "postgresql+psycopg2://" + f"{base}/{config.METADATA_DB}".split("://", 1)[1],
         config.DWH_CONN_ENV: f"{base}/{warehouse_db or config.WAREHOUSE_DB}",
         "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p),

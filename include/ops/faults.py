@@ -1,11 +1,18 @@
-"""Fault injection for the operations tests: kill the process of a running COPY, take a database
-away (as a server restart does, for one database only), and bring it back.
+"""Fault injection for the operations tests: kill the process of a running COPY, cut one
+database's connections, restart the whole database server, and see which services live through it.
 
-The server is shared (Airflow's metadata, other developers' test databases), so "the database
-restarted" is simulated on one database: new connections are refused and every open connection
-is terminated, for a few seconds. A task sees exactly what a restart does to it: its connection
-drops mid-transaction, and reconnecting fails until the database is back.
-`restart_server()` restarts the real server when the whole machine is yours.
+Two ways for "the database went away":
+- `block_database()` / `unblock_database()` cut ONE database: new connections are refused and every
+  open one is terminated, for a few seconds. A task sees what a restart does to it (its connection
+  drops mid-transaction, reconnecting fails until the database is back); the server and the other
+  databases (Airflow's metadata, other developers' test databases) are untouched.
+- `restart_server()` restarts the real server (fast shutdown: every connection of every database
+  drops, Airflow's metadata database included). Only on a server that is yours (a checkout's
+  own embedded server, e.g. EMBEDDED_PG_PORT=55434). `service_fates()` then tells which Airflow
+  services survived it. In Airflow 3.3 the api-server does (pool_pre_ping); the scheduler and
+  the dag-processor exit with Airflow's defaults (their loops treat a lost metadata database as
+  fatal, by design: a process supervisor or on-call starts them again) and usually ride out a
+  short restart with include.runtime's max_db_retries=20. See docs/runbook.md#database-restart.
 """
 
 from __future__ import annotations
@@ -15,12 +22,25 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import psutil
 import psycopg
 from psycopg import sql
 
+if TYPE_CHECKING:
+    from include.ops.api import AirflowClient
+    from include.ops.services import Services
+
 log = logging.getLogger(__name__)
+
+SURVIVED, EXITED, HUNG = "survived", "exited", "hung"
+# Where /api/v2/monitor/health reports each service's latest heartbeat.
+HEARTBEATS = {
+    "scheduler": ("scheduler", "latest_scheduler_heartbeat"),
+    "dag-processor": ("dag_processor", "latest_dag_processor_heartbeat"),
+}
 
 
 @dataclass(frozen=True)
@@ -85,11 +105,95 @@ def unblock_database(admin: psycopg.Connection, database: str) -> None:
     log.warning("database %s: accepting connections again", database)
 
 
-def restart_server(down_seconds: float = 3) -> None:
+def foreign_clients(conn: psycopg.Connection, own_databases: set[str]) -> dict[str, int]:
+    """Client connections to databases other than `own_databases` ({database: count}), leaving
+    out this process's own (e.g. the test session's pooled connections). Anything here means
+    someone else uses the server: do not restart it."""
+    own_ports = [c.laddr.port for c in psutil.Process().net_connections(kind="tcp") if c.laddr]
+    rows = conn.execute(
+        "select datname, count(*) from pg_stat_activity"
+        " where backend_type = 'client backend' and pid <> pg_backend_pid()"
+        " and not (datname = any(%s)) and not (coalesce(client_port, -1) = any(%s))"
+        " group by datname order by datname",
+        (sorted(own_databases), own_ports),
+    ).fetchall()
+    return {name: int(count) for name, count in rows}
+
+
+@dataclass(frozen=True)
+class Restart:
+    seconds: float  # from the stop request until the new server accepted connections
+    started_at: datetime  # pg_postmaster_start_time() of the new server (UTC, server clock)
+
+
+def restart_server(down_seconds: float = 3) -> Restart:
     """Stop the embedded server (fast shutdown: every connection drops), wait, start it again.
-    Affects every database of the server: only where the machine is yours."""
+    Affects every database of the server: only where the server is yours."""
     from include.db import embedded
 
-    embedded.stop()
+    started = time.monotonic()
+    if not embedded.stop():
+        raise RuntimeError("the embedded server was not running: nothing to restart")
+    log.warning("embedded PostgreSQL stopped (fast shutdown); starting it again in %.0f s", down_seconds)
     time.sleep(down_seconds)
-    embedded.ensure_running()
+    base = embedded.ensure_running()
+    with psycopg.connect(f"{base}/postgres") as conn:
+        row = conn.execute("select pg_postmaster_start_time()").fetchone()
+    assert row is not None
+    restart = Restart(seconds=time.monotonic() - started, started_at=row[0])
+    log.warning("embedded PostgreSQL back after %.1f s (started at %s)", restart.seconds, restart.started_at)
+    return restart
+
+
+def service_fates(
+    services: Services, client: AirflowClient, since: datetime, timeout: float = 60, poll: float = 1
+) -> dict[str, str]:
+    """Which services lived through a restart of the metadata database that ended at `since`:
+    {service: "survived" | "exited" | "hung"}. A service survived when it has shown it works with
+    the new server: the api-server answers /api/v2/monitor/health with a healthy metadata
+    database, the scheduler and the dag-processor have a heartbeat after `since`. It exited when
+    its process ended. It hangs when neither happened within `timeout` seconds (seen once: the
+    scheduler's loop failed, then its process waited forever in LocalExecutor.end())."""
+    fates: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    health: dict | None = None
+    while len(fates) < len(services.pids) and time.monotonic() < deadline:
+        health = _health(client)
+        for service in services.pids:
+            if service in fates:
+                continue
+            if not services.is_running(service):
+                fates[service] = EXITED
+            elif health is None:
+                continue
+            elif service in HEARTBEATS:
+                section, key = HEARTBEATS[service]
+                beat = (health.get(section) or {}).get(key)
+                if beat and datetime.fromisoformat(beat) > since:
+                    fates[service] = SURVIVED
+            elif health.get("metadatabase", {}).get("status") == "healthy":
+                fates[service] = SURVIVED
+        if len(fates) < len(services.pids):
+            time.sleep(poll)
+    for service in services.pids:
+        if service not in fates:
+            fates[service] = HUNG
+            log.warning(
+                "%s: process alive, no heartbeat %.0f s after the restart (health: %s)",
+                service,
+                timeout,
+                health,
+            )
+    log.warning("after the database restart: %s", fates)
+    return fates
+
+
+def _health(client: AirflowClient) -> dict | None:
+    """/api/v2/monitor/health as JSON, or None when the api-server does not answer."""
+    import httpx
+
+    try:
+        response = client.http.get("/api/v2/monitor/health", timeout=5)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None

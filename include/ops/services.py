@@ -98,18 +98,53 @@ class Services:
             (self.run_dir / "pids" / f"{service}.pid").unlink(missing_ok=True)
             del self.pids[service]
 
+    def spawn(self, service: str) -> int:
+        """Start one service (`airflow <service>`) in its own session; returns its pid."""
+        with (self.run_dir / "logs" / f"{service}.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [_airflow_bin(), service],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=str(config.PROJECT_ROOT),
+                start_new_session=True,
+            )
+        self.pids[service] = proc.pid
+        (self.run_dir / "pids" / f"{service}.pid").write_text(str(proc.pid))
+        log.info("started %s (pid %d)", service, proc.pid)
+        return proc.pid
+
+    def is_running(self, service: str) -> bool:
+        pid = self.pids.get(service)
+        return pid is not None and cli._alive(pid) and not _exited(pid)
+
+    def exited(self) -> list[str]:
+        """The services whose process has ended (e.g. after losing the metadata database)."""
+        return [service for service in self.pids if not self.is_running(service)]
+
+    def restart(self, services: list[str], timeout: float = 180) -> None:
+        """What on-call does with a service that died or hangs: stop what is left of it (its
+        process group: a hung leader, task processes), start it again, wait until the API answers.
+        (`make airflow` starts the services whose pid is gone; a hung one is killed first.)"""
+        for service in services:
+            log.warning("restarting %s (pid %d)", service, self.pids[service])
+            stop_group(self.pids[service], grace=5)
+            self.spawn(service)
+        if services:
+            _wait_until_up(self, timeout)
+
 
 def stop_group(pid: int, grace: float = 10) -> None:
-    """SIGTERM the process group `pid` leads, SIGKILL it after `grace` seconds."""
-    if not cli._alive(pid):
-        return
+    """SIGTERM the process group `pid` leads, SIGKILL it after `grace` seconds. The group is
+    signalled even when its leader has exited: task processes it started may remain."""
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
+        _exited(pid)  # reap the leader if it is our child
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not cli._alive(pid):
+        if not cli._alive(pid) or _exited(pid):
             break
         time.sleep(0.2)
     try:
@@ -200,18 +235,7 @@ def start(run_dir: Path, env: dict[str, str], timeout: float = 180) -> Services:
     (run_dir / "pids").mkdir(parents=True, exist_ok=True)
     try:
         for service in cli.SERVICES:
-            with (run_dir / "logs" / f"{service}.log").open("ab") as out:
-                proc = subprocess.Popen(
-                    [_airflow_bin(), service],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=str(config.PROJECT_ROOT),
-                    start_new_session=True,
-                )
-            services.pids[service] = proc.pid
-            (run_dir / "pids" / f"{service}.pid").write_text(str(proc.pid))
-            log.info("started %s (pid %d)", service, proc.pid)
+            services.spawn(service)
         _wait_until_up(services, timeout)
     except BaseException:
         services.stop()
