@@ -123,3 +123,8 @@ CUSTOMER_NEIGHBOURS = _env_int("CUSTOMER_NEIGHBOURS", 100)  # most similar custo
 # BLAS/OpenMP threads of the segmentation fits. 1 by default: on a shared 2-core machine
 # oversubscribed OpenMP threads made K-means 10-30x slower.
 ML_THREADS = _env_int("ML_THREADS", 1)
+
+# --- recommendations: content similarity at scale ------------------------------------------
+# n-grams in more product descriptions than this are ignored: they cannot single out the top-k
+# neighbours, but every two products sharing one cost a pair (quadratic without the cap).
+CONTENT_MAX_NGRAM_PRODUCTS = _env_int("CONTENT_MAX_NGRAM_PRODUCTS", 1_000)
