@@ -469,110 +469,80 @@ def segment(
     if algorithm not in ALGORITHMS:
         raise SegmentationError(f"unknown algorithm {algorithm!r}: expected one of {ALGORITHMS}")
     with threadpool_limits(limits=threads):
-        return _segment(
-            x,
-            frame,
-            population,
-            value_column,
-            naming_features,
-            algorithm,
-            ks,
-            seed,
-            minibatch_above,
-            silhouette_sample,
-            dbscan_sample,
-            agglomerative_sample,
+        seconds = {}
+        started = time.monotonic()
+        km_metrics, km_models = sweep_kmeans(x, ks, seed, minibatch_above, silhouette_sample)
+        km_choice = choose_k(km_metrics)
+        seconds["kmeans_sweep"] = time.monotonic() - started
+
+        started = time.monotonic()
+        ward_metrics, ward_labels = sweep_ward(x, ks, seed, agglomerative_sample, silhouette_sample)
+        log.info("ward metrics:")
+        ward_choice = choose_k(ward_metrics)
+        seconds["ward_sweep"] = time.monotonic() - started
+
+        kmeans_labels = km_models[km_choice.k].labels_.astype(np.int64)
+        if algorithm == "kmeans":
+            choice, labels = km_choice, kmeans_labels
+        else:
+            choice, labels = ward_choice, ward_labels[ward_choice.k]
+        ids = stable_segment_ids(labels, frame[value_column].astype("float64").to_numpy())
+        segment_ids = np.array([ids[int(v)] for v in labels], dtype=np.int64)
+        centroids = np.vstack([x[segment_ids == s].mean(axis=0) for s in range(1, len(ids) + 1)])
+        names = name_segments(naming_profile(frame, segment_ids, naming_features), PROTOTYPES[population])
+
+        started = time.monotonic()
+        coords, explained, pca = pca_2d(x, seed)
+        seconds["pca"] = time.monotonic() - started
+        started = time.monotonic()
+        db = dbscan_outliers(x, seed, dbscan_sample, silhouette_sample)
+        seconds["dbscan"] = time.monotonic() - started
+
+        db_row = pd.DataFrame(
+            [
+                {
+                    "algorithm": "dbscan",
+                    "k": db.n_clusters,
+                    "inertia": None,
+                    "silhouette": db.silhouette,
+                    "davies_bouldin": None,
+                    "calinski_harabasz": None,
+                    "is_elbow": False,
+                    "is_best_silhouette": False,
+                    "is_chosen": False,
+                    "noise_share": db.noise_share,
+                    "eps": db.eps,
+                    "min_samples": db.min_samples,
+                    "fitted_on": db.fitted_on,
+                }
+            ]
         )
-
-
-def _segment(
-    x: np.ndarray,
-    frame: pd.DataFrame,
-    population: str,
-    value_column: str,
-    naming_features: tuple[str, ...],
-    algorithm: str,
-    ks: list[int],
-    seed: int,
-    minibatch_above: int,
-    silhouette_sample: int,
-    dbscan_sample: int,
-    agglomerative_sample: int,
-) -> Segmentation:
-    seconds = {}
-    started = time.monotonic()
-    km_metrics, km_models = sweep_kmeans(x, ks, seed, minibatch_above, silhouette_sample)
-    km_choice = choose_k(km_metrics)
-    seconds["kmeans_sweep"] = time.monotonic() - started
-
-    started = time.monotonic()
-    ward_metrics, ward_labels = sweep_ward(x, ks, seed, agglomerative_sample, silhouette_sample)
-    log.info("ward metrics:")
-    ward_choice = choose_k(ward_metrics)
-    seconds["ward_sweep"] = time.monotonic() - started
-
-    kmeans_labels = km_models[km_choice.k].labels_.astype(np.int64)
-    if algorithm == "kmeans":
-        choice, labels = km_choice, kmeans_labels
-    else:
-        choice, labels = ward_choice, ward_labels[ward_choice.k]
-    ids = stable_segment_ids(labels, frame[value_column].astype("float64").to_numpy())
-    segment_ids = np.array([ids[int(v)] for v in labels], dtype=np.int64)
-    centroids = np.vstack([x[segment_ids == s].mean(axis=0) for s in range(1, len(ids) + 1)])
-    names = name_segments(naming_profile(frame, segment_ids, naming_features), PROTOTYPES[population])
-
-    started = time.monotonic()
-    coords, explained, pca = pca_2d(x, seed)
-    seconds["pca"] = time.monotonic() - started
-    started = time.monotonic()
-    db = dbscan_outliers(x, seed, dbscan_sample, silhouette_sample)
-    seconds["dbscan"] = time.monotonic() - started
-
-    db_row = pd.DataFrame(
-        [
-            {
-                "algorithm": "dbscan",
-                "k": db.n_clusters,
-                "inertia": None,
-                "silhouette": db.silhouette,
-                "davies_bouldin": None,
-                "calinski_harabasz": None,
-                "is_elbow": False,
-                "is_best_silhouette": False,
-                "is_chosen": False,
-                "noise_share": db.noise_share,
-                "eps": db.eps,
-                "min_samples": db.min_samples,
-                "fitted_on": db.fitted_on,
-            }
-        ]
-    )
-    metrics = pd.concat(
-        [
-            mark_choice(km_metrics, km_choice, algorithm == "kmeans"),
-            mark_choice(ward_metrics, ward_choice, algorithm == "agglomerative"),
-            db_row,
-        ],
-        ignore_index=True,
-    )
-    for column in ("noise_share", "eps", "min_samples"):
-        metrics[column] = metrics[column] if column in metrics else None
-    return Segmentation(
-        algorithm=algorithm,
-        choice=choice,
-        metrics=metrics,
-        kmeans_choice=km_choice,
-        kmeans_model=km_models[km_choice.k],
-        kmeans_labels=kmeans_labels,
-        segment_ids=segment_ids,
-        segment_names=names,
-        centroids=centroids,
-        pca_coords=coords,
-        pca_explained=explained,
-        pca_model=pca,
-        dbscan=db,
-        seconds=seconds,
-    )
+        metrics = pd.concat(
+            [
+                mark_choice(km_metrics, km_choice, algorithm == "kmeans"),
+                mark_choice(ward_metrics, ward_choice, algorithm == "agglomerative"),
+                db_row,
+            ],
+            ignore_index=True,
+        )
+        for column in ("noise_share", "eps", "min_samples"):
+            metrics[column] = metrics[column] if column in metrics else None
+        return Segmentation(
+            algorithm=algorithm,
+            choice=choice,
+            metrics=metrics,
+            kmeans_choice=km_choice,
+            kmeans_model=km_models[km_choice.k],
+            kmeans_labels=kmeans_labels,
+            segment_ids=segment_ids,
+            segment_names=names,
+            centroids=centroids,
+            pca_coords=coords,
+            pca_explained=explained,
+            pca_model=pca,
+            dbscan=db,
+            seconds=seconds,
+        )
 
 
 def _fmt(value: float | None) -> str:
