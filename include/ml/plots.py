@@ -4,7 +4,7 @@
   and the chosen k marked.
 - `k_distance.png`: the sorted k-distance curve DBSCAN's eps is read from, eps marked.
 - `pca_scatter.png`: customers on the first two principal components, coloured by segment,
-  DBSCAN outliers as crosses (at most 20,000 points drawn, a fixed sample).
+  DBSCAN outliers ringed in black (at most 20,000 points drawn, a fixed sample).
 - `profile_heatmap.png`: segments x features, the mean scaled value of each feature.
 """
 
@@ -92,25 +92,35 @@ def pca_scatter(
     fig, ax = plt.subplots(figsize=(8, 6))
     cmap = plt.get_cmap("tab10")
     for i, segment in enumerate(sorted(names)):
-        rows = pick[(segment_ids[pick] == segment) & ~is_outlier[pick]]
+        rows = pick[segment_ids[pick] == segment]  # outliers too: a segment may be mostly outliers
         ax.scatter(
             coords[rows, 0],
             coords[rows, 1],
-            s=6,
-            alpha=0.5,
+            s=np.where(is_outlier[rows], 24, 6),
+            alpha=0.6,
             color=cmap(i % 10),
             label=f"{segment} {names[segment]}",
         )
     rows = pick[is_outlier[pick]]
     ax.scatter(
-        coords[rows, 0], coords[rows, 1], s=14, marker="x", color="black", alpha=0.6, label="DBSCAN outlier"
+        coords[rows, 0],
+        coords[rows, 1],
+        s=40,
+        marker="o",
+        facecolors="none",
+        edgecolors="black",
+        linewidths=0.6,
+        alpha=0.7,
+        label="DBSCAN outlier (ringed)",
     )
     ax.set(
         xlabel=f"PC1 ({explained[0]:.0%} of variance)",
         ylabel=f"PC2 ({explained[1]:.0%} of variance)",
         title=title,
     )
-    ax.legend(markerscale=2, fontsize=8)
+    legend = ax.legend(fontsize=8)
+    for handle in legend.legend_handles:  # one marker size in the legend, whatever the first point
+        handle.set_sizes([40])
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
