@@ -192,6 +192,13 @@ def own_server(airflow, warehouse):
             f"(client connections per database: {others}); restarting it would cut them off. "
             "Run the restart drills with a server of your own: EMBEDDED_PG_PORT=<free port>"
         )
+    # This process's own Airflow ORM session (left by the dag.test() runs of the other suites)
+    # would hold a connection the restart kills, and fail noisily when the process exits.
+    from airflow import settings
+
+    settings.Session.remove()
+    if settings.engine is not None:
+        settings.engine.dispose()
 
 
 def restart_server_during_copy(api, airflow, ecommerce_zip, down_seconds: float):
