@@ -82,15 +82,6 @@ CUSTOMER_COLUMNS = {
         "has_responded",
     ],
 }
-MODEL_COLUMNS = [
-    "segment_id",
-    "segment_name",
-    "kmeans_cluster",
-    "dbscan_cluster",
-    "is_outlier",
-    "pca_x",
-    "pca_y",
-]
 METRIC_COLUMNS = [
     "algorithm",
     "k",
@@ -502,10 +493,16 @@ def score_new(model_folder: str | Path, frame: pd.DataFrame) -> pd.DataFrame:
 # --- 3. publish -------------------------------------------------------------------------------
 
 
+def _run_count(conn, query: str, table: tuple[str, str], run_id: str) -> int:
+    """Run `query` (a literal with {} for the table and %s for the run id); its single value."""
+    from psycopg import sql
+
+    return conn.execute(sql.SQL(query).format(sql.Identifier(*table)), (run_id,)).fetchone()[0]
+
+
 def publish_segments(run_id: str, population_name: str) -> dict:
     """Checks the run's rows of the population's three marts, then points the marts at the run
     (one transaction). Raises PublishCheckError and publishes nothing when a check fails."""
-    from psycopg import sql
 
     from include.db.connection import connect
     from include.publish import marts as publish
@@ -517,34 +514,31 @@ def publish_segments(run_id: str, population_name: str) -> dict:
         publish.check_unique(conn, customer_mart, run_id, ["customer_id"])
         publish.check_unique(conn, profile_mart, run_id, ["segment_id"])
         publish.check_unique(conn, metrics_mart, run_id, ["algorithm", "k"])
-        featured = conn.execute(
-            sql.SQL("select count(*) from {} where run_id = %s").format(
-                sql.Identifier("ml", spec.features_table)
-            ),
-            (run_id,),
-        ).fetchone()[0]
+        featured = _run_count(
+            conn, "select count(*) from {} where run_id = %s", ("ml", spec.features_table), run_id
+        )
         if featured != counts[customer_mart]:
             raise publish.PublishCheckError(
                 f"marts.{customer_mart}: {counts[customer_mart]} rows for run {run_id}, but"
                 f" ml.{spec.features_table} has {featured} customers: one row per customer expected"
             )
-        segments = conn.execute(
-            sql.SQL("select count(distinct segment_id) from {} where run_id = %s").format(
-                sql.Identifier("published", customer_mart)
-            ),
-            (run_id,),
-        ).fetchone()[0]
+        segments = _run_count(
+            conn,
+            "select count(distinct segment_id) from {} where run_id = %s",
+            ("published", customer_mart),
+            run_id,
+        )
         if segments != counts[profile_mart]:
             raise publish.PublishCheckError(
                 f"marts.{profile_mart}: {counts[profile_mart]} segment rows for run {run_id}, but"
                 f" the customers fall into {segments} segments"
             )
-        chosen = conn.execute(
-            sql.SQL("select count(*) from {} where run_id = %s and is_chosen").format(
-                sql.Identifier("published", metrics_mart)
-            ),
-            (run_id,),
-        ).fetchone()[0]
+        chosen = _run_count(
+            conn,
+            "select count(*) from {} where run_id = %s and is_chosen",
+            ("published", metrics_mart),
+            run_id,
+        )
         if chosen != 1:
             raise publish.PublishCheckError(
                 f"marts.{metrics_mart}: {chosen} rows marked is_chosen for run {run_id}"
