@@ -42,7 +42,7 @@ def main() -> int:
     runtime.prepare("dwh_bench")
     from include.db import embedded
     from include.db.connection import connect, warehouse_uri
-    from include.ingest.runner import land_source, load_raw
+    from include.tasks.ingest_ecommerce import land_source, load_raw
 
     uri = warehouse_uri()
     with connect(uri) as conn:  # a clean slate: the bench database is the benchmark's own

@@ -3,6 +3,8 @@
 
 Pulls a source and lands it in the warehouse's `raw` schema, exactly as it came.
 
+0. **prepare_warehouse**: applies the warehouse schema (`sql/schema/`, `sql/raw/`), the one
+   place a DAG does; nothing runs when the files are unchanged since they were last applied.
 1. **land_source**: pull the `source` Param (Kaggle slug, local zip/csv path, or http(s) URL)
    into the landing folder under its sha256; the same bytes again are a no-op.
 2. **load_raw**: detect (or check) the `layout` from the header, stream the file with `COPY`
@@ -18,16 +20,12 @@ raw rows in one transaction. Bad input fails at once (no retries) with the file 
 
 from __future__ import annotations
 
-import logging
-
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets, config
 from include.ingest.layouts import LAYOUT_NAMES
 from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
-
-log = logging.getLogger(__name__)
 
 
 @dag(
@@ -55,22 +53,29 @@ log = logging.getLogger(__name__)
 )
 def ingest_ecommerce():
     @task
+    def prepare_warehouse() -> dict:
+        """Applies the warehouse schema (sql/schema, sql/raw) when its files changed; else nothing."""
+        from include.tasks import ingest_ecommerce
+
+        return ingest_ecommerce.prepare_warehouse()
+
+    @task
     def land_source() -> dict:
         """Writes the landed file under <landing>/<sha256>/; returns its path and checksum."""
-        from include.ingest.runner import land_source as land
+        from include.tasks import ingest_ecommerce
 
         with bad_input_fails_task():
-            return land(get_current_context()["params"]["source"])
+            return ingest_ecommerce.land_source(get_current_context()["params"]["source"])
 
     @task(outlets=[assets.RAW_LOADS])
     def load_raw(landed: dict) -> dict:
         """Writes raw.<layout table> rows of this run's load and its audit.ingest_runs row."""
-        from include.ingest.runner import load_raw as load
+        from include.tasks import ingest_ecommerce
 
         context = get_current_context()
         layout = context["params"]["layout"]
         with bad_input_fails_task():
-            result = load(
+            result = ingest_ecommerce.load_raw(
                 landed,
                 dag_id=context["dag"].dag_id,
                 run_id=context["run_id"],
@@ -85,11 +90,13 @@ def ingest_ecommerce():
     @task
     def prune_raw_loads() -> int:
         """Deletes raw rows of loads older than the newest RAW_LOADS_KEPT successful ones."""
-        from include.ingest.runner import prune_raw
+        from include.tasks import ingest_ecommerce
 
-        return prune_raw()
+        return ingest_ecommerce.prune_raw()
 
-    load_raw(land_source()) >> prune_raw_loads()
+    warehouse = prepare_warehouse()
+    loaded = load_raw(land_source())
+    warehouse >> loaded >> prune_raw_loads()
 
 
 ingest_ecommerce()

@@ -38,31 +38,31 @@ def publish_marts():
     @task
     def publish_trends() -> dict:
         """Writes published.segment_monthly_trends / segment_weekday_hour_sales; switches the marts views."""
-        from include.publish.publish_marts import publish_trends as publish
+        from include.tasks import publish_marts
 
-        return publish(get_current_context()["run_id"])
+        return publish_marts.publish_trends(get_current_context()["run_id"])
 
     @task
     def grant_bi_access() -> None:
         """Grants the read-only BI role SELECT on marts (idempotent)."""
-        from include.publish.publish_marts import grant_bi_access as grant
+        from include.tasks import publish_marts
 
-        grant()
+        publish_marts.grant_bi_access()
 
     @task
     def record_pipeline_run() -> dict:
         """Writes this run's row of audit.pipeline_runs (marts.pipeline_runs)."""
-        from include.publish.publish_marts import record_pipeline_run as record
+        from include.tasks import publish_marts
 
-        return record(get_current_context()["run_id"])
+        return publish_marts.record_pipeline_run(get_current_context()["run_id"])
 
     @task
     def export_hyper() -> str | None:
         """Writes .local/runs/<run_id>/tableau/marts.hyper."""
-        from include.publish.publish_marts import export_hyper as export
+        from include.tasks import publish_marts
 
         context = get_current_context()
-        return export(context["run_id"]) if context["params"]["export_hyper"] else None
+        return publish_marts.export_hyper(context["run_id"]) if context["params"]["export_hyper"] else None
 
     trends = publish_trends()
     access = grant_bi_access()

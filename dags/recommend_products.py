@@ -25,15 +25,11 @@ Rerunning is safe: every task replaces its run's rows; BI sees the previous run 
 
 from __future__ import annotations
 
-import logging
-
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets, config
 from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
-
-log = logging.getLogger(__name__)
 
 
 @dag(
@@ -70,47 +66,49 @@ def recommend_products():
     @task
     def prepare_interactions() -> dict:
         """Writes ml.customer_product_interactions."""
-        from include.ml.recommend_products import prepare_interactions as prepare
+        from include.tasks import recommend_products
 
         with bad_input_fails_task():
-            return prepare(get_current_context()["run_id"])
+            return recommend_products.prepare_interactions(get_current_context()["run_id"])
 
     @task
     def build_similarity() -> dict:
         """Writes this run's rows of published.product_similarity and published.product_pairs."""
-        from include.ml.recommend_products import build_similarity as build
+        from include.tasks import recommend_products
 
         context = get_current_context()
         with bad_input_fails_task():
-            return build(context["run_id"], context["params"]["top_k"])
+            return recommend_products.build_similarity(context["run_id"], context["params"]["top_k"])
 
     @task
     def evaluate() -> dict:
         """Writes this run's rows of published.recommendation_metrics; returns the tuned weights."""
-        from include.ml.recommend_products import evaluate as run_evaluation
+        from include.tasks import recommend_products
 
         context = get_current_context()
         params = context["params"]
         with bad_input_fails_task():
-            return run_evaluation(context["run_id"], params["test_window_days"], params["top_k"])
+            return recommend_products.evaluate(context["run_id"], params["test_window_days"], params["top_k"])
 
     @task
     def build_recommendations(evaluated: dict) -> dict:
         """Writes this run's rows of published.customer_recommendations."""
-        from include.ml.recommend_products import build_recommendations as build
+        from include.tasks import recommend_products
 
         context = get_current_context()
         params = context["params"]
         with bad_input_fails_task():
-            return build(context["run_id"], evaluated["weights"], params["per_list"], params["top_k"])
+            return recommend_products.build_recommendations(
+                context["run_id"], evaluated["weights"], params["per_list"], params["top_k"]
+            )
 
     @task(outlets=[assets.PRODUCT_RECOMMENDATIONS])
     def publish_recommendations() -> dict:
         """Switches the four recommendation marts to this run; emits product_recommendations."""
-        from include.ml.recommend_products import publish_recommendations as publish
+        from include.tasks import recommend_products
 
         with bad_input_fails_task():
-            return publish(get_current_context()["run_id"])
+            return recommend_products.publish_recommendations(get_current_context()["run_id"])
 
     interactions = prepare_interactions()
     similar = build_similarity()

@@ -27,15 +27,11 @@ segments until publish_segments succeeds.
 
 from __future__ import annotations
 
-import logging
-
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets, config
 from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
-
-log = logging.getLogger(__name__)
 
 
 def _triggering_layouts(context) -> list[str]:
@@ -89,24 +85,24 @@ def segment_customers():
     @task
     def build_features() -> dict:
         """Writes ml.customer_features (or ml.profile_features) for this run."""
-        from include.ml import segment_customers as seg
+        from include.tasks import segment_customers
 
         context = get_current_context()
         params = context["params"]
-        population = seg.resolve_population(params["population"], _triggering_layouts(context))
+        population = segment_customers.resolve_population(params["population"], _triggering_layouts(context))
         with bad_input_fails_task():
-            return seg.build_features(context["run_id"], population, params["as_of_date"])
+            return segment_customers.build_features(context["run_id"], population, params["as_of_date"])
 
     @task
     def fit_segments(features: dict) -> dict:
         """Writes published.<population marts> rows of this run (not yet active), ml.segmentation_runs,
         models, manifest and plots under the run folder."""
-        from include.ml import segment_customers as seg
+        from include.tasks import segment_customers
 
         context = get_current_context()
         params = context["params"]
         with bad_input_fails_task():
-            return seg.fit_segments(
+            return segment_customers.fit_segments(
                 context["run_id"],
                 features["population"],
                 params["algorithm"],
@@ -117,10 +113,10 @@ def segment_customers():
     @task
     def publish_segments(fitted: dict) -> dict:
         """Points the population's three marts views at this run after checking its rows."""
-        from include.ml import segment_customers as seg
+        from include.tasks import segment_customers
 
         with bad_input_fails_task():
-            return seg.publish_segments(get_current_context()["run_id"], fitted["population"])
+            return segment_customers.publish_segments(get_current_context()["run_id"], fitted["population"])
 
     @task(outlets=[assets.CUSTOMER_SEGMENTS])
     def announce_segments(published: dict, fitted: dict) -> None:

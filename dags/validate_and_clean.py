@@ -20,15 +20,11 @@ Rerunning any task is safe: cleaning replaces staging wholesale in one transacti
 
 from __future__ import annotations
 
-import logging
-
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets
 from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
-
-log = logging.getLogger(__name__)
 
 
 def _triggering_load_id(context) -> int | None:
@@ -59,36 +55,38 @@ def validate_and_clean():
     @task
     def resolve_load() -> dict:
         """Reads audit.ingest_runs; returns the load's id, layout and file."""
-        from include.transform.steps import resolve_load as resolve
+        from include.tasks import validate_and_clean
 
         context = get_current_context()
         with bad_input_fails_task():
-            return resolve(_triggering_load_id(context) or context["params"]["load_id"])
+            return validate_and_clean.resolve_load(
+                _triggering_load_id(context) or context["params"]["load_id"]
+            )
 
     @task
     def validate_raw(load: dict) -> dict:
         """Writes Data Docs for the raw suite; fails on a hard expectation."""
-        from include.transform.steps import validate_raw as check
+        from include.tasks import validate_and_clean
 
         with bad_input_fails_task():
-            return check(load, get_current_context()["run_id"])
+            return validate_and_clean.validate_raw(load, get_current_context()["run_id"])
 
     @task
     def clean(load: dict) -> dict:
         """Writes staging.order_lines, returns, rejected_lines, products, customers (or profiles)."""
-        from include.transform.steps import clean as run_cleaning
+        from include.tasks import validate_and_clean
 
         with bad_input_fails_task():
-            return run_cleaning(load)
+            return validate_and_clean.clean(load)
 
     @task(outlets=[assets.STAGING_LOADS])
     def validate_staging(load: dict) -> dict:
         """Writes Data Docs for the clean suites; emits the layout's staging asset."""
-        from include.transform.steps import validate_staging as check
+        from include.tasks import validate_and_clean
 
         context = get_current_context()
         with bad_input_fails_task():
-            report = check(load, context["run_id"])
+            report = validate_and_clean.validate_staging(load, context["run_id"])
         context["outlet_events"][assets.STAGING_LOADS].add(
             assets.STAGING_ASSET_BY_LAYOUT[load["layout"]],
             extra={"load_id": load["load_id"], "layout": load["layout"]},

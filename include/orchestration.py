@@ -40,7 +40,7 @@ def record_failure(context) -> None:
                 " values (%s, %s, %s, %s, %s, %s)",
                 (dag_id, run_id, task_id, getattr(ti, "try_number", None), message[:4000], url),
             )
-    except Exception as err:  # noqa: BLE001 - the database may be what failed
+    except Exception as err:  # the database may be what failed
         log.warning("could not record the failure in audit.task_failures: %s", err)
 
 
@@ -68,7 +68,7 @@ def record_success(context) -> None:
                     seconds,
                 ),
             )
-    except Exception as err:  # noqa: BLE001 - bookkeeping must not fail a successful task
+    except Exception as err:  # bookkeeping must not fail a successful task
         logging.getLogger("include.orchestration").warning("could not record the task duration: %s", err)
 
 

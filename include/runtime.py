@@ -86,10 +86,11 @@ def prepare(warehouse_db: str | None = None) -> None:
             connection.ensure_database(base, db)
     migrate_airflow()
     write_admin_password()
-    from include.db.connection import connect, ensure_schema
+    from include.db.connection import connect
+    from include.db.schema import apply_schema
 
     with connect() as conn:
-        ensure_schema(conn)
+        apply_schema(conn)
 
 
 def write_admin_password(password: str | None = None, path: Path | None = None) -> Path:

@@ -131,7 +131,7 @@ def kaggle_credentials() -> dict[str, str]:
         from airflow.sdk import BaseHook
 
         conn = BaseHook.get_connection(config.KAGGLE_CONN_ID)
-    except Exception:  # noqa: BLE001 - no connection configured
+    except Exception:  # no connection configured
         return {}
     if conn.login and conn.password:
         return {"KAGGLE_USERNAME": conn.login, "KAGGLE_KEY": conn.password}
@@ -156,7 +156,7 @@ def download_kaggle(slug: str, dest_dir: Path) -> Path:
             try:
                 folder = Path(kagglehub.dataset_download(slug, output_dir=str(out_dir), force_download=True))
                 break
-            except Exception as err:  # noqa: BLE001 - kagglehub raises many kinds
+            except Exception as err:  # kagglehub raises many kinds
                 last = err
                 if attempt < config.DOWNLOAD_RETRIES:
                     log.warning(

@@ -1,15 +1,19 @@
-"""Write-audit-publish for the marts.
+"""Write-audit-publish for the marts: one mechanism for every stage.
 
-A stage writes its run's rows into `published.<mart>` (`write_run_rows`), checks them
-(`check_*`), then `activate` moves the pointers of all its marts to the run in one transaction.
-The views `marts.<mart>` read through those pointers, so BI readers never see a half-written or
-mixed state, and a failed run leaves the previous run's marts readable and unchanged.
+Each mart is declared once (`MARTS`): its key and its checks, queries that must return no rows
+for the run being published. A stage writes its run's rows into `published.<mart>`
+(`write_run_rows`, `write_run_rows_sql`: invisible to BI), then `publish` audits them (rows
+present, key unique, every declared check empty) and moves the pointers of all the stage's marts
+to the run in the caller's transaction. The views `marts.<mart>` read through those pointers, so
+BI readers never see a half-written or mixed state, and a failed check leaves the previous run's
+marts readable and unchanged.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
@@ -26,14 +30,145 @@ class PublishCheckError(BadInputError, RuntimeError):
     """A mart failed its pre-publication check; nothing was published."""
 
 
+@dataclass(frozen=True)
+class Check:
+    """`query` (with %(run_id)s) returns the rows that break `rule`; none may come back."""
+
+    rule: str
+    query: sql.Composable
+
+
+@dataclass(frozen=True)
+class Mart:
+    """A BI-facing mart: history table published.<name>, view marts.<name>."""
+
+    name: str
+    key: tuple[str, ...]
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def table(self) -> sql.Identifier:
+        return sql.Identifier(config.PUBLISHED_SCHEMA, self.name)
+
+
+def _count(schema: str, table: str, expression: str = "count(*)", where: str = "") -> sql.Composed:
+    """`select <expression> from <schema>.<table> where run_id = %(run_id)s [and <where>]`."""
+    condition = sql.SQL(f" and {where}" if where else "")
+    return sql.SQL("select {} from {} where run_id = %(run_id)s{}").format(
+        sql.SQL(expression), sql.Identifier(schema, table), condition
+    )
+
+
+def _same_count(left: sql.Composed, right: sql.Composed, what: str) -> sql.Composed:
+    """A check query: the two counting queries (each with %(run_id)s) must agree."""
+    return sql.SQL("select l.n as {}, r.n as {} from ({}) l (n), ({}) r (n) where l.n <> r.n").format(
+        sql.Identifier(f"{what}_expected"), sql.Identifier(f"{what}_found"), left, right
+    )
+
+
+def _segment_marts(customers: str, profiles: str, metrics: str, features: str) -> tuple[Mart, ...]:
+    published = config.PUBLISHED_SCHEMA
+    return (
+        Mart(
+            customers,
+            ("customer_id",),
+            (
+                Check(
+                    f"one row per customer of ml.{features}",
+                    _same_count(
+                        _count(config.ML_SCHEMA, features), _count(published, customers), "customers"
+                    ),
+                ),
+            ),
+        ),
+        Mart(
+            profiles,
+            ("segment_id",),
+            (
+                Check(
+                    f"one profile per segment of marts.{customers}",
+                    _same_count(
+                        _count(published, customers, "count(distinct segment_id)"),
+                        _count(published, profiles),
+                        "segments",
+                    ),
+                ),
+            ),
+        ),
+        Mart(
+            metrics,
+            ("algorithm", "k"),
+            (
+                Check(
+                    "exactly one row is_chosen",
+                    sql.SQL("{} having count(*) filter (where is_chosen) <> 1").format(
+                        _count(published, metrics, "count(*) filter (where is_chosen) as chosen_rows")
+                    ),
+                ),
+            ),
+        ),
+    )
+
+
+# Every mart, by stage. Names and keys are the BI contract (docs/data_dictionary.md).
+SEGMENT_MARTS = {
+    "transactions": _segment_marts(
+        "customer_segments", "segment_profiles", "segmentation_metrics", "customer_features"
+    ),
+    "customer_profiles": _segment_marts(
+        "profile_segments", "profile_segment_profiles", "profile_segmentation_metrics", "profile_features"
+    ),
+}
+RECOMMENDATION_MARTS = (
+    Mart("product_similarity", ("product_id", "method", "rank")),
+    Mart("product_pairs", ("product_id", "other_product_id")),
+    Mart("customer_recommendations", ("customer_id", "list_type", "rank")),
+    Mart(
+        "recommendation_metrics",
+        ("method", "list_type"),
+        (
+            Check(
+                "the hybrid scored for both list types (discover, buy_again)",
+                sql.SQL("{} having count(*) <> 2").format(
+                    _count(
+                        config.PUBLISHED_SCHEMA,
+                        "recommendation_metrics",
+                        "count(*) as hybrid_rows",
+                        "method = 'hybrid'",
+                    )
+                ),
+            ),
+        ),
+    ),
+)
+TREND_MARTS = (
+    Mart("segment_monthly_trends", ("segment_id", "month_date")),
+    Mart("segment_weekday_hour_sales", ("segment_id", "iso_weekday", "hour_of_day")),
+)
+MARTS = {
+    m.name: m
+    for m in (
+        *SEGMENT_MARTS["transactions"],
+        *SEGMENT_MARTS["customer_profiles"],
+        *RECOMMENDATION_MARTS,
+        *TREND_MARTS,
+    )
+}
+
+
+# --- write ------------------------------------------------------------------------------------
+
+
 def write_run_rows(conn: psycopg.Connection, mart: str, run_id: str, frame: pd.DataFrame) -> int:
     """Replace run `run_id`'s rows of published.<mart> with `frame` (idempotent per run).
 
-    Not visible to BI until `activate`: the view shows the run current_runs points at.
+    Not visible to BI until `publish`: the view shows the run current_runs points at.
     """
-    table = sql.Identifier("published", mart)
-    conn.execute(sql.SQL("delete from {} where run_id = %s").format(table), (run_id,))
-    return copy_dataframe(conn, "published", mart, frame, constants={"run_id": run_id})
+    conn.execute(
+        sql.SQL("delete from {} where run_id = %s").format(sql.Identifier(config.PUBLISHED_SCHEMA, mart)),
+        (run_id,),
+    )
+    return copy_dataframe(conn, config.PUBLISHED_SCHEMA, mart, frame, constants={"run_id": run_id})
 
 
 def write_run_rows_sql(
@@ -41,37 +176,90 @@ def write_run_rows_sql(
 ) -> int:
     """Same as write_run_rows, for rows built by set-based SQL (`insert into published.<mart> ...`
     taking %(run_id)s among its parameters)."""
-    table = sql.Identifier("published", mart)
-    conn.execute(sql.SQL("delete from {} where run_id = %s").format(table), (run_id,))
+    conn.execute(
+        sql.SQL("delete from {} where run_id = %s").format(sql.Identifier(config.PUBLISHED_SCHEMA, mart)),
+        (run_id,),
+    )
     return conn.execute(insert_sql, {**(params or {}), "run_id": run_id}).rowcount
 
 
-def check_not_empty(conn: psycopg.Connection, mart: str, run_id: str) -> int:
+def drop_unpublished(conn: psycopg.Connection, marts: Iterable[Mart], run_id: str) -> int:
+    """Delete rows of earlier runs that were written but never published (they failed before
+    `publish`); the current run, the published one and the kept history stay. Returns the rows."""
+    total = 0
+    for mart in marts:
+        deleted = conn.execute(
+            sql.SQL(
+                "delete from {} where run_id <> %(run_id)s"
+                " and run_id not in (select run_id from published.run_history where mart = %(mart)s)"
+                " and run_id not in (select run_id from published.current_runs where mart = %(mart)s)"
+            ).format(mart.table),
+            {"run_id": run_id, "mart": mart.name},
+        ).rowcount
+        if deleted:
+            log.info("published.%s: dropped %d rows of unpublished runs", mart.name, deleted)
+        total += deleted
+    return total
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def check_not_empty(conn: psycopg.Connection, mart: Mart, run_id: str) -> int:
     """Raise PublishCheckError if the run wrote no rows to the mart; returns the row count."""
-    query = sql.SQL("select count(*) from {} where run_id = %s").format(sql.Identifier("published", mart))
+    query = sql.SQL("select count(*) from {} where run_id = %s").format(mart.table)
     count = conn.execute(query, (run_id,)).fetchone()[0]
     if count == 0:
         raise PublishCheckError(
-            f"marts.{mart}: run {run_id} produced no rows; the previous run stays published"
+            f"marts.{mart.name}: run {run_id} produced no rows; the previous run stays published"
         )
     return count
 
 
-def check_unique(conn: psycopg.Connection, mart: str, run_id: str, key: Iterable[str]) -> None:
-    """Raise PublishCheckError if `key` is not unique within the run's rows."""
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in key)
+def check_unique(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
+    """Raise PublishCheckError if the mart's key is not unique within the run's rows."""
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in mart.key)
     query = sql.SQL(
         "select count(*) from (select 1 from {} where run_id = %s group by {} having count(*) > 1) d"
-    ).format(sql.Identifier("published", mart), cols)
+    ).format(mart.table, cols)
     dupes = conn.execute(query, (run_id,)).fetchone()[0]
     if dupes:
         raise PublishCheckError(
-            f"marts.{mart}: {dupes} duplicate key(s) on ({', '.join(key)}) in run {run_id}"
+            f"marts.{mart.name}: {dupes} duplicate key(s) on ({', '.join(mart.key)}) in run {run_id}"
         )
 
 
+def run_checks(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
+    """Raise PublishCheckError naming the first declared check that returns rows."""
+    for check in mart.checks:
+        cur = conn.execute(check.query, {"run_id": run_id})
+        rows = cur.fetchmany(5)
+        if rows:
+            shown = "; ".join(
+                ", ".join(f"{c.name}={v}" for c, v in zip(cur.description, row, strict=True)) for row in rows
+            )
+            raise PublishCheckError(
+                f"marts.{mart.name}: run {run_id} breaks the check '{check.rule}' ({shown});"
+                " nothing published, the previous run stays"
+            )
+
+
+def audit(conn: psycopg.Connection, marts: Iterable[Mart], run_id: str) -> dict[str, int]:
+    """Every check of every mart for the run: rows present, key unique, declared checks.
+    Returns the row counts; raises PublishCheckError at the first failure."""
+    counts = {}
+    for mart in marts:
+        counts[mart.name] = check_not_empty(conn, mart, run_id)
+        check_unique(conn, mart, run_id)
+        run_checks(conn, mart, run_id)
+    return counts
+
+
+# --- publish ----------------------------------------------------------------------------------
+
+
 def activate(
-    conn: psycopg.Connection, run_id: str, marts: Iterable[str], keep: int = config.RUNS_KEPT
+    conn: psycopg.Connection, run_id: str, marts: Iterable[Mart], keep: int = config.RUNS_KEPT
 ) -> None:
     """Point the views of `marts` at `run_id`, in the caller's transaction, and drop the rows of
     runs beyond the newest `keep` published ones."""
@@ -79,27 +267,36 @@ def activate(
         conn.execute(
             "insert into published.current_runs (mart, run_id) values (%s, %s)"
             " on conflict (mart) do update set run_id = excluded.run_id, published_at = now()",
-            (mart, run_id),
+            (mart.name, run_id),
         )
         conn.execute(
             "insert into published.run_history (mart, run_id) values (%s, %s)"
             " on conflict (mart, run_id) do update set published_at = now()",
-            (mart, run_id),
+            (mart.name, run_id),
         )
         stale = [
             r[0]
             for r in conn.execute(
                 "select run_id from published.run_history where mart = %s"
                 " order by published_at desc offset %s",
-                (mart, keep),
+                (mart.name, keep),
             )
         ]
         if stale:
+            conn.execute(sql.SQL("delete from {} where run_id = any(%s)").format(mart.table), (stale,))
             conn.execute(
-                sql.SQL("delete from {} where run_id = any(%s)").format(sql.Identifier("published", mart)),
-                (stale,),
+                "delete from published.run_history where mart = %s and run_id = any(%s)", (mart.name, stale)
             )
-            conn.execute(
-                "delete from published.run_history where mart = %s and run_id = any(%s)", (mart, stale)
-            )
-        log.info("marts.%s now shows run %s", mart, run_id)
+        log.info("marts.%s now shows run %s", mart.name, run_id)
+
+
+def publish(
+    conn: psycopg.Connection, marts: Iterable[Mart], run_id: str, keep: int = config.RUNS_KEPT
+) -> dict[str, int]:
+    """Audit the run's rows of `marts`, then switch them all to the run, in the caller's
+    transaction (commit = switch). Returns the row counts."""
+    marts = tuple(marts)
+    counts = audit(conn, marts, run_id)
+    activate(conn, run_id, marts, keep=keep)
+    log.info("published run %s: %s", run_id, counts)
+    return counts

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from include import config
-from include.db.connection import connect, ensure_schema, execute_file
+from include.db.connection import connect, execute_file
 from include.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,6 @@ def clean_load(
     """Clean load `load_id` (default: the newest successful one) into staging."""
     started = time.monotonic()
     with connect() as conn:
-        ensure_schema(conn)
-        conn.commit()
         load_id, layout, label, extract_at, _ = load_info(conn, load_id)
         params = {"load_id": load_id, "extract_at": extract_at, "max_magnitude": config.MAX_MAGNITUDE}
         if layout == "customer_personality":

@@ -40,7 +40,11 @@ def _edges(dag) -> set[tuple[str, str]]:
 
 def test_ingest_dependencies_and_params(dagbag):
     dag = dagbag.get_dag("ingest_ecommerce")
-    assert _edges(dag) == {("land_source", "load_raw"), ("load_raw", "prune_raw_loads")}
+    assert _edges(dag) == {
+        ("prepare_warehouse", "load_raw"),
+        ("land_source", "load_raw"),
+        ("load_raw", "prune_raw_loads"),
+    }
     assert dag.params["source"] == config.DEFAULT_KAGGLE_SLUG
     assert dag.params["layout"] == "auto"
     outlets = dag.get_task("load_raw").outlets

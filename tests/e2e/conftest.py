@@ -47,7 +47,8 @@ def warehouse(warehouse):
     import psycopg
     from psycopg import sql
 
-    from include.db.connection import connect, ensure_schema
+    from include.db.connection import connect
+    from include.db.schema import apply_schema
 
     server = psycopg.conninfo.conninfo_to_dict(warehouse)
     with psycopg.connect(**{**server, "dbname": "postgres"}, autocommit=True) as admin:
@@ -56,7 +57,7 @@ def warehouse(warehouse):
         admin.execute(sql.SQL("create database {}").format(name))
     uri = psycopg.conninfo.make_conninfo(warehouse, dbname=E2E_WAREHOUSE_DB)
     with connect(uri) as conn:
-        ensure_schema(conn)
+        apply_schema(conn)
     return uri
 
 

@@ -32,7 +32,7 @@ def _write(
 
 
 def _ingest(path: Path, run_id: str, layout: str | None = None) -> dict:
-    from include.ingest.runner import land_source, load_raw
+    from include.tasks.ingest_ecommerce import land_source, load_raw
 
     return load_raw(land_source(str(path)), "test_bad_input", run_id, layout)
 

@@ -54,7 +54,7 @@ def test_full_online_retail_lands_every_row_and_reruns_change_nothing(dag_runner
     ).fetchone() == ("536365", "85123A", "12/1/2010 8:26", "2.55", "17850")
 
     # rerunning the same run (as a cleared task does) replaces its rows: the counts stay
-    from include.ingest.runner import land_source, load_raw
+    from include.tasks.ingest_ecommerce import land_source, load_raw
 
     landed = land_source(str(ecommerce_zip))
     assert landed["already_landed"]
@@ -67,7 +67,7 @@ def test_full_online_retail_lands_every_row_and_reruns_change_nothing(dag_runner
 
 
 def test_customer_personality_lands_2240_rows_twice_without_duplicates(dag_runner, db, personality_zip):
-    from include.ingest.runner import land_source, load_raw
+    from include.tasks.ingest_ecommerce import land_source, load_raw
 
     run = dag_runner("ingest_ecommerce", {"source": str(personality_zip), "layout": "auto"})
     assert run.state == "success", _task_states(run)

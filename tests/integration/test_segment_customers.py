@@ -93,7 +93,7 @@ def test_sample_segments_rerun_identical_and_models_score_again(dag_runner, db):
 
     # the saved models put the run's customers in the same segments
     from include.ml.features import TRANSACTIONS, load_features
-    from include.ml.segment_customers import score_new
+    from include.ml.segment_models import score_new
 
     frame = load_features(db, TRANSACTIONS, first_run)
     scored = score_new(folder, frame).set_index("customer_id")

@@ -214,7 +214,7 @@ def test_bad_k_range_and_algorithm_are_named():
 
 
 def test_population_follows_the_triggering_layout():
-    from include.ml.segment_customers import resolve_population
+    from include.tasks.segment_customers import resolve_population
 
     assert resolve_population(None, []) == "transactions"
     assert resolve_population(None, ["online_retail", "customer_personality"]) == "customer_profiles"

@@ -10,6 +10,8 @@ from include.publish import marts as publish
 
 pytestmark = pytest.mark.unit
 
+PROBE = publish.Mart("probe", ("item_id",))
+
 
 @pytest.fixture
 def probe(db):
@@ -33,9 +35,7 @@ def _publish(warehouse, run_id: str, rows: list[tuple[int, float]], keep: int = 
     with connect(warehouse) as conn:
         frame = pd.DataFrame(rows, columns=["item_id", "score"])
         publish.write_run_rows(conn, "probe", run_id, frame)
-        publish.check_not_empty(conn, "probe", run_id)
-        publish.check_unique(conn, "probe", run_id, ["item_id"])
-        publish.activate(conn, run_id, ["probe"], keep=keep)
+        publish.publish(conn, [PROBE], run_id, keep=keep)
 
 
 def test_view_shows_the_activated_run_and_history_is_bounded(probe, warehouse, db):
@@ -61,3 +61,31 @@ def test_failed_check_publishes_nothing(probe, warehouse, db):
     assert (
         db.execute("select count(*) from published.probe where run_id in ('bad', 'empty')").fetchone()[0] == 0
     )
+
+
+def test_a_declared_check_that_returns_rows_publishes_nothing(probe, warehouse, db):
+    from psycopg import sql
+
+    from include.db.connection import connect
+
+    # The check: no negative score. Run "neg" has one (item 2, score -1): it must not publish.
+    positive = publish.Mart(
+        "probe",
+        ("item_id",),
+        (
+            publish.Check(
+                "score >= 0",
+                sql.SQL("select item_id, score from published.probe where run_id = %(run_id)s and score < 0"),
+            ),
+        ),
+    )
+    _publish(warehouse, "good", [(1, 0.5)])
+    with connect(warehouse) as conn:
+        publish.write_run_rows(
+            conn, "probe", "neg", pd.DataFrame([(1, 0.5), (2, -1.0)], columns=["item_id", "score"])
+        )
+        with pytest.raises(
+            publish.PublishCheckError, match=r"breaks the check 'score >= 0' \(item_id=2, score=-1"
+        ):
+            publish.publish(conn, [positive], "neg")
+    assert db.execute("select run_id, item_id from marts.probe").fetchall() == [("good", 1)]

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture(scope="module")
 def sample_load(warehouse) -> dict:
-    from include.ingest.runner import land_source, load_raw
+    from include.tasks.ingest_ecommerce import land_source, load_raw
     from include.transform.cleaning import clean_load
 
     load = load_raw(land_source(str(config.SAMPLE_SOURCE)), "test_suites", "suites-sample")

@@ -1,4 +1,5 @@
-"""The ingestion steps as the DAG calls them: land a source, load it into raw."""
+"""The ingest_ecommerce steps: prepare the warehouse, land a source, load it into raw, prune old
+loads. Each returns small metadata for XCom."""
 
 from __future__ import annotations
 
@@ -6,12 +7,22 @@ import logging
 from pathlib import Path
 
 from include import config
-from include.db.connection import connect, ensure_schema
+from include.db.connection import connect
+from include.db.schema import apply_schema
 from include.ingest import audit
 from include.ingest.loader import copy_into_raw, prune_raw_loads
 from include.ingest.sources import land
 
 log = logging.getLogger(__name__)
+
+
+def prepare_warehouse() -> dict:
+    """Apply the warehouse schema (sql/schema, sql/raw): the one place it is applied from a DAG.
+    Nothing runs when the files are unchanged since they were last applied."""
+    with connect() as conn:
+        applied = apply_schema(conn)
+    log.info("warehouse schema %s", "applied" if applied else "already current")
+    return {"applied": applied}
 
 
 def land_source(source: str) -> dict:
@@ -22,7 +33,6 @@ def land_source(source: str) -> dict:
 def load_raw(landed: dict, dag_id: str, run_id: str, layout: str | None = None) -> dict:
     """COPY the landed file into its raw table as this run's load; records the run in audit."""
     with connect() as conn:
-        ensure_schema(conn)
         load_id, is_rerun = audit.start(conn, dag_id, run_id, landed)
         conn.commit()
         try:

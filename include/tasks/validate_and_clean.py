@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from include.db.connection import connect, ensure_schema
+from include.db.connection import connect
 from include.quality import suites
 from include.quality.validate import validate
 from include.transform.cleaning import clean_load, load_info
@@ -15,8 +15,6 @@ log = logging.getLogger(__name__)
 def resolve_load(load_id: int | None) -> dict:
     """The load to clean: `load_id`, or the newest successful load when None."""
     with connect() as conn:
-        ensure_schema(conn)
-        conn.commit()
         load_id, layout, label, extract_at, source = load_info(conn, load_id)
     log.info("load %d: layout %s from %s (extracted %s)", load_id, layout, source, extract_at)
     return {"load_id": load_id, "layout": layout, "label": label}

@@ -1,4 +1,4 @@
-"""The recommend_products steps as the DAG calls them. Each returns small metadata for XCom.
+"""The recommend_products steps. Each returns small metadata for XCom.
 
 Write-audit-publish: every step writes its run's rows into `published.<mart>` (invisible to BI
 until the pointers move); `publish` checks all four marts and moves their pointers together in
@@ -13,22 +13,14 @@ import time
 import numpy as np
 import pandas as pd
 import psycopg
-from psycopg import sql
 
 from include import config
-from include.db.connection import connect, ensure_schema, execute_file, read_sql
+from include.db.connection import connect, execute_file, read_sql
 from include.errors import BadInputError
 from include.ml import evaluation, recommend, similarity
 from include.publish import marts as publish
 
 log = logging.getLogger(__name__)
-
-MART_KEYS = {
-    "product_similarity": ("product_id", "method", "rank"),
-    "product_pairs": ("product_id", "other_product_id"),
-    "customer_recommendations": ("customer_id", "list_type", "rank"),
-    "recommendation_metrics": ("method", "list_type"),
-}
 
 
 class RecommendationError(BadInputError, RuntimeError):
@@ -78,27 +70,11 @@ def load_segments(conn: psycopg.Connection) -> pd.DataFrame | None:
     return frame
 
 
-def _drop_unpublished(conn: psycopg.Connection, run_id: str) -> None:
-    """Rows of earlier runs that never got published (they failed before `publish`)."""
-    for mart in MART_KEYS:
-        deleted = conn.execute(
-            sql.SQL(
-                "delete from {} where run_id <> %(run_id)s and run_id not in"
-                " (select run_id from published.run_history where mart = %(mart)s)"
-                " and run_id not in (select run_id from published.current_runs where mart = %(mart)s)"
-            ).format(sql.Identifier("published", mart)),
-            {"run_id": run_id, "mart": mart},
-        ).rowcount
-        if deleted:
-            log.info("published.%s: dropped %d rows of unpublished runs", mart, deleted)
-
-
 def prepare_interactions(run_id: str) -> dict:
     """Rebuild ml.customer_product_interactions from staging (one transaction)."""
     started = time.monotonic()
     with connect() as conn:
-        ensure_schema(conn)
-        _drop_unpublished(conn, run_id)
+        publish.drop_unpublished(conn, publish.RECOMMENDATION_MARTS, run_id)
         execute_file(conn, "ml/customer_product_interactions.sql")
         rows, customers, products, first, last = conn.execute(
             "select count(*), count(distinct customer_id), count(distinct product_id), min(invoice_date),"
@@ -273,22 +249,7 @@ def build_recommendations(
 
 
 def publish_recommendations(run_id: str) -> dict:
-    """Check the four marts of the run (rows present, keys unique, both hybrids scored) and
+    """Audit the four marts of the run (rows present, keys unique, both hybrids scored) and
     move their pointers together, in one transaction."""
     with connect() as conn:
-        counts = {}
-        for mart, key in MART_KEYS.items():
-            counts[mart] = publish.check_not_empty(conn, mart, run_id)
-            publish.check_unique(conn, mart, run_id, key)
-        hybrids = conn.execute(
-            "select count(*) from published.recommendation_metrics where run_id = %s and method = %s",
-            (run_id, evaluation.HYBRID),
-        ).fetchone()[0]
-        if hybrids != 2:
-            raise publish.PublishCheckError(
-                f"marts.recommendation_metrics: run {run_id} has {hybrids} hybrid rows, expected 2"
-                " (discover, buy_again); nothing published"
-            )
-        publish.activate(conn, run_id, MART_KEYS)
-    log.info("published run %s: %s", run_id, counts)
-    return counts
+        return publish.publish(conn, publish.RECOMMENDATION_MARTS, run_id)

@@ -1,48 +1,33 @@
-"""The final publication step: trend marts per segment, the run history row, BI access, and an
-optional Tableau Hyper extract. Trend marts are written, checked, then switched on together."""
+"""The publish_marts steps: trend marts per segment, the run history row, BI access, and a Tableau
+Hyper extract. Trend marts are written, audited, then switched on together (include.publish.marts).
+Each returns small metadata for XCom."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from include.db.connection import connect, ensure_schema, execute_file
+from include.db.connection import connect, execute_file, read_sql
 from include.publish import marts as publish
 from include.publish.access import ensure_bi_role
 
 log = logging.getLogger(__name__)
 
-TREND_MARTS = {
-    "segment_monthly_trends": ("segment_id", "month_date"),
-    "segment_weekday_hour_sales": ("segment_id", "iso_weekday", "hour_of_day"),
-}
-
 
 def publish_trends(run_id: str) -> dict[str, int]:
-    """Write, check and activate the trend marts of run `run_id` in one transaction."""
-    counts = {}
+    """Write, audit and activate the trend marts of run `run_id` in one transaction."""
     with connect() as conn:
-        ensure_schema(conn)
-        for mart, key in TREND_MARTS.items():
+        for mart in publish.TREND_MARTS:
             started = time.monotonic()
-            publish.write_run_rows_sql(conn, mart, run_id, execute_sql(mart))
-            counts[mart] = publish.check_not_empty(conn, mart, run_id)
-            publish.check_unique(conn, mart, run_id, key)
+            rows = publish.write_run_rows_sql(conn, mart.name, run_id, read_sql(f"marts/{mart.name}.sql"))
             log.info(
                 "published.%s: %d rows for run %s in %.2f s",
-                mart,
-                counts[mart],
+                mart.name,
+                rows,
                 run_id,
                 time.monotonic() - started,
             )
-        publish.activate(conn, run_id, TREND_MARTS)
-    return counts
-
-
-def execute_sql(mart: str) -> str:
-    from include.db.connection import read_sql
-
-    return read_sql(f"marts/{mart}.sql")
+        return publish.publish(conn, publish.TREND_MARTS, run_id)
 
 
 def record_pipeline_run(run_id: str, status: str = "success") -> dict:

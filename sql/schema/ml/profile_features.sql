@@ -1,0 +1,31 @@
+-- ml.profile_features: built by sql/ml/profile_features.sql.
+-- Grain: one row per customer_personality customer enrolled before the as-of date, per run.
+create table if not exists ml.profile_features (
+    run_id               text           not null,
+    customer_id          integer        not null,
+    as_of_date           date           not null,
+    education            text           not null,
+    marital_status       text           not null,
+    age                  integer        not null,
+    income               numeric(12, 2),
+    kids_at_home         integer        not null,
+    teens_at_home        integer        not null,
+    recency_days         integer        not null,
+    tenure_days          integer        not null,
+    total_spend          numeric(12, 2) not null,
+    spend_wines          numeric(12, 2) not null,
+    spend_fruits         numeric(12, 2) not null,
+    spend_meat           numeric(12, 2) not null,
+    spend_fish           numeric(12, 2) not null,
+    spend_sweets         numeric(12, 2) not null,
+    spend_gold           numeric(12, 2) not null,
+    total_purchases      integer        not null,
+    purchases_deals      integer        not null,
+    purchases_web        integer        not null,
+    purchases_catalog    integer        not null,
+    purchases_store      integer        not null,
+    web_visits_month     integer        not null,
+    accepted_campaigns   integer        not null,
+    has_responded        boolean        not null,
+    primary key (run_id, customer_id)
+);
