@@ -34,8 +34,8 @@ import zipfile
 import pytest
 
 from include import config
-from include.ops import checksums, faults
 from tests.e2e.conftest import E2E_WAREHOUSE_DB
+from tests.e2e.support import checksums, faults
 
 log = logging.getLogger(__name__)
 

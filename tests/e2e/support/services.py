@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from include import cli, config, runtime
-from include.ops.api import AirflowClient
+from tests.e2e.support.api import AirflowClient
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ import psycopg
 from psycopg import sql
 
 if TYPE_CHECKING:
-    from include.ops.api import AirflowClient
-    from include.ops.services import Services
+    from tests.e2e.support.api import AirflowClient
+    from tests.e2e.support.services import Services
 
 log = logging.getLogger(__name__)
 
