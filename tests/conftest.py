@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from include import config, runtime
+from include import config
+from tools import runtime
 
 os.environ.setdefault("RETRY_DELAY_SECONDS", "1")  # retries stay on, but quick
 TEST_WAREHOUSE_DB = os.environ.get("TEST_WAREHOUSE_DB", "dwh_test")
@@ -26,7 +27,7 @@ def warehouse() -> str:
     from include.db import connection
 
     if runtime.uses_embedded_server():
-        from include.db import embedded
+        from tools import embedded
 
         base = embedded.ensure_running()
         import psycopg

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from include import config, runtime
+from include import config
+from tools import runtime
 
 pytestmark = pytest.mark.integration
 
