@@ -1,5 +1,5 @@
 # The project's commands. `make demo` runs the whole pipeline; `make test` runs every test.
-# Both create .venv and install requirements.txt on first use.
+# Both create .venv and install requirements.txt and requirements-dev.txt on first use.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -11,9 +11,9 @@ PYTEST_ARGS ?=
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
 demo: venv  ## run the whole pipeline end to end (SOURCE=<path|url|kaggle slug>)
