@@ -7,7 +7,7 @@ import pytest
 
 from include.db.connection import connect, ensure_schema, schema_digest
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 def _exclusive_locks(conn) -> int:
