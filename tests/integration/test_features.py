@@ -8,6 +8,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from psycopg import sql
 
 from include.ml import features as F
 
@@ -40,7 +41,7 @@ def staged(db):
     """The hand-made staging rows inside a transaction that is always rolled back."""
     with db.transaction(force_rollback=True):
         for table in ("order_lines", "returns", "customers", "customer_profiles"):
-            db.execute(f"delete from staging.{table}")  # noqa: S608 - fixed names
+            db.execute(sql.SQL("delete from {}").format(sql.Identifier("staging", table)))
         db.execute(LINES)
         yield db
 
