@@ -1,4 +1,4 @@
-"""Project commands behind the Makefile: `python -m tools.cli {demo,psql,airflow,stop,up,docs}`.
+"""Project commands behind the Makefile: `python -m tools.cli {demo,psql,airflow,stop,up,docs,hyper}`.
 
 Kept apart from the domain code: it starts servers, sets Airflow's environment and runs DAGs.
 """
@@ -277,6 +277,17 @@ def docs() -> int:
     return 0
 
 
+def hyper(out: Path) -> int:
+    """Export the warehouse's marts to a Tableau Hyper extract at `out`."""
+    runtime.configure_environment()
+    from include.db.connection import connect
+    from include.publish.tableau import export_hyper
+
+    with connect() as conn:
+        print(export_hyper(conn, out))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -288,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("airflow", help="start the Airflow UI and services")
     sub.add_parser("stop", help="stop everything the project started")
     sub.add_parser("docs", help="regenerate the data dictionary and the Tableau data source")
+    hyper_p = sub.add_parser("hyper", help="export the marts to a Tableau Hyper extract")
+    hyper_p.add_argument("out", nargs="?", type=Path, default=config.LOCAL_DIR / "marts.hyper")
     sub.add_parser("env", help="print the environment Airflow commands need (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -304,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         return stop()
     if args.command == "docs":
         return docs()
+    if args.command == "hyper":
+        return hyper(args.out)
     runtime.configure_environment()
     print(json.dumps({k: v for k, v in os.environ.items() if k.startswith("AIRFLOW")}, indent=2))
     return 0
