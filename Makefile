@@ -1,5 +1,5 @@
 # The project's commands. `make demo` runs the whole pipeline; `make test` runs every test.
-# Both create .venv and install requirements.txt on first use.
+# Both create .venv and install requirements.txt and requirements-dev.txt on first use.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -11,13 +11,13 @@ PYTEST_ARGS ?=
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
 demo: venv  ## run the whole pipeline end to end (SOURCE=<path|url|kaggle slug>)
-	$(PY) -m include.cli demo --source "$(SOURCE)"
+	$(PY) -m tools.cli demo --source "$(SOURCE)"
 
 test: venv chromium  ## the whole test suite, on the embedded PostgreSQL and real Airflow services
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -31,16 +31,16 @@ chromium:  ## the headless browser of the UI screenshot test (Debian package; be
 	  || echo "chromium is not installed: the UI screenshot test will skip"
 
 psql: venv  ## psql on the warehouse; standard input passes through
-	@$(PY) -m include.cli psql
+	@$(PY) -m tools.cli psql
 
 airflow: venv  ## start the Airflow UI, scheduler and dag-processor
-	$(PY) -m include.cli airflow
+	$(PY) -m tools.cli airflow
 
 stop:  ## stop everything the project started
-	@test -x $(PY) && $(PY) -m include.cli stop || true
+	@test -x $(PY) && $(PY) -m tools.cli stop || true
 
 up: venv  ## start the embedded database and prepare Airflow, nothing else
-	$(PY) -m include.cli up
+	$(PY) -m tools.cli up
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -52,8 +52,7 @@ bench: venv  ## ingestion against a plain psql \copy (needs ../shared/datasets)
 	$(PY) bench/ingest_vs_psql_copy.py
 
 docs: up  ## regenerate docs/data_dictionary.md and docs/tableau/marts.tds from the database
-	$(PY) -m include.publish.dictionary
-	$(PY) -m include.publish.tableau tds
+	$(PY) -m tools.cli docs
 
 clean: stop  ## remove local state (database, landing, Airflow home); keeps .venv
 	rm -rf .local .airflow

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from include import runtime  # noqa: E402
+from tools import runtime  # noqa: E402
 
 QUERIES = {
     "segment sizes": "select segment_id, segment_name, count(*) from marts.customer_segments group by 1, 2 order by 1",

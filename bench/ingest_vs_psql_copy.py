@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from include import config, runtime  # noqa: E402
+from include import config  # noqa: E402
+from tools import runtime  # noqa: E402
 
 DEFAULT_ZIP = config.PROJECT_ROOT.parent / "shared" / "datasets" / "ecommerce-data.zip"
 PLAIN_TABLE = """
@@ -40,9 +41,9 @@ def main() -> int:
         print(f"{args.zip} not found: pass the full ecommerce-data.zip", file=sys.stderr)
         return 2
     runtime.prepare("dwh_bench")
-    from include.db import embedded
     from include.db.connection import connect, warehouse_uri
     from include.tasks.ingest_ecommerce import land_source, load_raw
+    from tools import embedded
 
     uri = warehouse_uri()
     with connect(uri) as conn:  # a clean slate: the bench database is the benchmark's own

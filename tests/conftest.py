@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from include import config, runtime
+from include import config
+from tools import runtime
 
 os.environ.setdefault("RETRY_DELAY_SECONDS", "1")  # retries stay on, but quick
 TEST_WAREHOUSE_DB = os.environ.get("TEST_WAREHOUSE_DB", "dwh_test")
@@ -19,14 +20,15 @@ ECOMMERCE_ZIP = SHARED_DATASETS / "ecommerce-data.zip"
 PERSONALITY_ZIP = SHARED_DATASETS / "customer-personality-analysis.zip"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def warehouse() -> str:
-    """A fresh, migrated test warehouse (and Airflow's metadata database, which even parsing
-    some DAG attributes needs); returns its URI."""
+    """A fresh, migrated test warehouse (and Airflow's metadata database); returns its URI. Not
+    automatic: the tests that use a database request it (tests/integration and tests/e2e do,
+    through their conftest), so DAG and unit tests run without a server."""
     from include.db import connection
 
     if runtime.uses_embedded_server():
-        from include.db import embedded
+        from tools import embedded
 
         base = embedded.ensure_running()
         import psycopg

@@ -47,11 +47,13 @@ def warehouse_uri() -> str:
         from airflow.sdk import BaseHook
 
         return _normalise(BaseHook.get_connection(config.DWH_CONN_ID).get_uri())
-    except Exception as err:  # noqa: BLE001 - any lookup failure means "not configured"
+    except Exception as err:  # any lookup failure means "not configured"
         log.debug("no Airflow connection %s (%s): using embedded server", config.DWH_CONN_ID, err)
-    from include.db import embedded
-
-    return f"{embedded.base_url()}/{config.WAREHOUSE_DB}"
+    # The embedded server of local runs (tools/embedded.py starts it; this is its base_url()).
+    return (
+        f"postgresql://{config.EMBEDDED_PG_USER}@{config.EMBEDDED_PG_HOST}:{config.EMBEDDED_PG_PORT}"
+        f"/{config.WAREHOUSE_DB}"
+    )
 
 
 def _normalise(uri: str) -> str:

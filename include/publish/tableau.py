@@ -1,14 +1,10 @@
 """Tableau artefacts for the marts: a live-connection data source (.tds) through the read-only
-role, and a Hyper extract for users without a live connection.
-
-    .venv/bin/python -m include.publish.tableau tds        # rewrite docs/tableau/marts.tds
-    .venv/bin/python -m include.publish.tableau hyper OUT  # export the marts to OUT.hyper
-"""
+role, and a Hyper extract for users without a live connection (`make docs` rewrites
+docs/tableau/marts.tds; `python -m tools.cli hyper OUT` exports the marts to OUT.hyper)."""
 
 from __future__ import annotations
 
 import logging
-import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -17,7 +13,6 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from include import config
 from include.publish.catalog import Mart, marts
 
 log = logging.getLogger(__name__)
@@ -123,26 +118,3 @@ def export_hyper(conn: psycopg.Connection, out: Path) -> dict[str, int]:
             )
     log.info("Hyper extract %s: %s in %.1f s", out, counts, time.monotonic() - started)
     return counts
-
-
-def main(argv: list[str]) -> int:
-    from include import runtime
-    from include.db.connection import connect
-
-    runtime.configure_environment()
-    with connect() as conn:
-        if argv[:1] == ["hyper"]:
-            out = Path(argv[1] if len(argv) > 1 else config.LOCAL_DIR / "marts.hyper")
-            print(export_hyper(conn, out))
-            return 0
-        text = render_tds(
-            marts(conn), config.EMBEDDED_PG_HOST, config.EMBEDDED_PG_PORT, config.WAREHOUSE_DB, config.BI_ROLE
-        )
-    config.TABLEAU_TDS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    config.TABLEAU_TDS_PATH.write_text(text, encoding="utf-8")
-    print(f"wrote {config.TABLEAU_TDS_PATH}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

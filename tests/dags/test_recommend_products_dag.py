@@ -1,4 +1,5 @@
-"""The recommend_products DAG: wiring, schedule, outlets and Params."""
+"""The recommend_products DAG: schedule, outlets, Params and header (its task order:
+test_dag_structure.py)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,9 @@ pytestmark = pytest.mark.dags
 
 
 @pytest.fixture(scope="module")
-def dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(config.PROJECT_ROOT / "dags" / "recommend_products.py"))
-    assert bag.import_errors == {}
-    return bag.get_dag("recommend_products")
-
-
-def test_tasks_run_in_order(dag):
-    edges = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
-    assert edges == {
-        ("prepare_interactions", "build_similarity"),
-        ("build_similarity", "evaluate"),
-        ("evaluate", "build_recommendations"),
-        ("build_recommendations", "publish_recommendations"),
-    }
+def dag(dagbag):
+    assert dagbag.import_errors == {}
+    return dagbag.dags["recommend_products"]
 
 
 def test_scheduled_on_segments_and_emits_recommendations(dag):

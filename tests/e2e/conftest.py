@@ -15,8 +15,8 @@ import time
 import pytest
 
 from include import config
-from include.ops import checksums, services
 from tests.conftest import TEST_WAREHOUSE_DB
+from tests.e2e.support import checksums, services
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def warehouse(warehouse):
 
 @pytest.fixture(scope="session")
 def airflow(warehouse):
-    """Running services; yields include.ops.services.Services. Stopped in the finaliser."""
+    """Running services; yields tests.e2e.support.services.Services. Stopped in the finaliser."""
     run_dir = config.LOCAL_DIR / "ops-e2e" / TEST_WAREHOUSE_DB
     metadata_db = f"airflow_{TEST_WAREHOUSE_DB}"
     port = services.free_port(config.AIRFLOW_API_PORT)

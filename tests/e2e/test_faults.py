@@ -7,7 +7,7 @@ duplicated.
 3. the database server restarts in the middle of a COPY (a real restart of the embedded server:
    fast shutdown, down 3 s; every connection drops, Airflow's metadata database's included): the
    api-server lives through it (pool pre-ping), the scheduler and dag-processor usually do
-   (max_db_retries=20 in include.runtime; on-call restarts one that did not), and load_raw
+   (max_db_retries=20 in tools.runtime; on-call restarts one that did not), and load_raw
    recovers through its retries.
 4. the server is down for a minute: the scheduler and dag-processor give up; on-call starts them
    again (as `make airflow` does), the new scheduler resets the orphaned load_raw, which then
@@ -34,8 +34,8 @@ import zipfile
 import pytest
 
 from include import config
-from include.ops import checksums, faults
 from tests.e2e.conftest import E2E_WAREHOUSE_DB
+from tests.e2e.support import checksums, faults
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def downstream_paused(api, pipeline_dag_ids):
 def admin_conn(warehouse):
     import psycopg
 
-    from include.db import embedded
+    from tools import embedded
 
     with psycopg.connect(f"{embedded.base_url()}/postgres", autocommit=True) as conn:
         yield conn
@@ -180,8 +180,7 @@ def own_server(airflow, warehouse):
     databases have clients), e.g. a server shared by several checkouts or developers."""
     import psycopg
 
-    from include import runtime
-    from include.db import embedded
+    from tools import embedded, runtime
 
     metadata_db = airflow.env[runtime.METADATA_ENV].rsplit("/", 1)[1]
     with psycopg.connect(f"{embedded.base_url()}/postgres", autocommit=True) as conn:
@@ -206,7 +205,7 @@ def restart_server_during_copy(api, airflow, ecommerce_zip, down_seconds: float)
     (run_id, copy, restart, fates: {service: "survived" | "exited"})."""
     import psycopg
 
-    from include.db import embedded
+    from tools import embedded
 
     run_id = api.trigger("ingest_ecommerce", {"source": str(ecommerce_zip)})["dag_run_id"]
     with psycopg.connect(f"{embedded.base_url()}/postgres", autocommit=True) as admin:

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from include import config
-from include.ops import screenshot
+from tests.e2e.support import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

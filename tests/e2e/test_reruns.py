@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from include.ops import checksums
+from tests.e2e.support import checksums
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -130,6 +130,7 @@ def test_bad_file_fails_the_task_naming_file_and_problem(case, dag_runner, db, t
     run = dag_runner("ingest_ecommerce", {"source": str(path), "layout": layout})
     assert run.state == "failed"
     assert _task_states(run) == {
+        "prepare_warehouse": "success",
         "land_source": "success",
         "load_raw": "failed",
         "prune_raw_loads": "upstream_failed",

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from include import config
 
@@ -21,9 +22,10 @@ SEGMENT_COLUMNS = (
 
 
 def _segments_md5(db, mart: str = "customer_segments") -> str:
-    return db.execute(
-        f"select md5(string_agg(t::text, '|' order by t::text)) from (select {SEGMENT_COLUMNS} from marts.{mart}) t"  # noqa: S608
-    ).fetchone()[0]
+    query = sql.SQL(
+        "select md5(string_agg(t::text, '|' order by t::text)) from (select {columns} from {mart}) t"
+    ).format(columns=sql.SQL(SEGMENT_COLUMNS), mart=sql.Identifier("marts", mart))
+    return db.execute(query).fetchone()[0]
 
 
 def _current_run(db, mart: str) -> str | None:

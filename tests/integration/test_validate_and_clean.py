@@ -4,6 +4,7 @@ with counts per reason on the full data; a failed run leaves staging and the mar
 from __future__ import annotations
 
 import pytest
+from psycopg import sql
 
 from include import config
 
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 def _staging_counts(db) -> tuple[int, int, int]:
     return tuple(
-        db.execute(f"select count(*) from staging.{t}").fetchone()[0]  # noqa: S608 - fixed names
+        db.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("staging", t))).fetchone()[0]
         for t in ("order_lines", "returns", "rejected_lines")
     )
 
@@ -25,9 +26,8 @@ def marts_snapshot(db) -> dict[str, str]:
         for r in db.execute("select table_name from information_schema.views where table_schema = 'marts'")
     ]
     for view in sorted(views):
-        snapshot[view] = db.execute(
-            f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from marts.{view} t"  # noqa: S608
-        ).fetchone()[0]
+        query = sql.SQL("select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {} t")
+        snapshot[view] = db.execute(query.format(sql.Identifier("marts", view))).fetchone()[0]
     snapshot["pointers"] = str(
         db.execute("select mart, run_id from published.current_runs order by 1").fetchall()
     )

@@ -8,7 +8,7 @@ import pytest
 
 from include.publish import marts as publish
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 PROBE = publish.Mart("probe", ("item_id",))
 

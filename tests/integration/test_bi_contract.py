@@ -7,7 +7,7 @@ import pytest
 
 from include import config
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 def test_data_dictionary_matches_the_database_comments(db):

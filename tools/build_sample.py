@@ -1,6 +1,6 @@
 """Build the shipped demo sample from the full Kaggle download (run once; the output is committed).
 
-    python -m include.sample.build_sample ../shared/datasets/ecommerce-data.zip
+    python -m tools.build_sample ../shared/datasets/ecommerce-data.zip
 
 Whole histories of a seeded random subset of customers (all their lines, cancellations
 included), plus the lines of a few guest invoices, in the original order, bytes and encoding, so
@@ -17,10 +17,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+from include import config
+
 CUSTOMERS = 600
 GUEST_INVOICE_SHARE = 0.03
 SEED = 20101201
-OUT = Path(__file__).with_name("online_retail_sample.zip")
+OUT = config.SAMPLE_SOURCE  # include/sample/online_retail_sample.zip
 
 
 def build(full_zip: Path, out: Path = OUT) -> tuple[int, int]:

@@ -12,7 +12,7 @@ Two ways for "the database went away":
   services survived it. In Airflow 3.3 the api-server does (pool_pre_ping); the scheduler and
   the dag-processor exit with Airflow's defaults (their loops treat a lost metadata database as
   fatal, by design: a process supervisor or on-call starts them again) and usually ride out a
-  short restart with include.runtime's max_db_retries=20. See docs/runbook.md#database-restart.
+  short restart with tools.runtime's max_db_retries=20. See docs/runbook.md#database-restart.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import psycopg
 from psycopg import sql
 
 if TYPE_CHECKING:
-    from include.ops.api import AirflowClient
-    from include.ops.services import Services
+    from tests.e2e.support.api import AirflowClient
+    from tests.e2e.support.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Restart:
 def restart_server(down_seconds: float = 3) -> Restart:
     """Stop the embedded server (fast shutdown: every connection drops), wait, start it again.
     Affects every database of the server: only where the server is yours."""
-    from include.db import embedded
+    from tools import embedded
 
     started = time.monotonic()
     if not embedded.stop():

@@ -63,25 +63,6 @@ def table_checksum(
     return TableChecksum(int(count), digest)
 
 
-def warehouse_checksums(
-    conn: psycopg.Connection,
-    schemas: tuple[str, ...] = DATA_SCHEMAS,
-    exclude: dict[str, frozenset[str]] | None = None,
-    skip: frozenset[str] = frozenset(),
-) -> dict[str, TableChecksum]:
-    """Checksums of every table and view of `schemas` but those in `skip`; `exclude` maps a
-    relation to columns left out of its checksum. Read in one snapshot (repeatable read)."""
-    exclude = exclude or {}
-    result = {}
-    with conn.transaction():
-        conn.execute("set transaction isolation level repeatable read, read only")
-        for relation in relations(conn, schemas):
-            if relation in skip:
-                continue
-            result[relation] = table_checksum(conn, relation, exclude.get(relation, frozenset()))
-    return result
-
-
 # Columns a rerun legitimately moves: when a pointer was last set or a model fitted, where a
 # run's files went (folders named after the run), how long steps took.
 BOOKKEEPING_COLUMNS = frozenset({"published_at", "fitted_at", "recorded_at", "created_at", "finished_at"})

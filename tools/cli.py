@@ -1,4 +1,4 @@
-"""Project commands behind the Makefile: `python -m include.cli {demo,psql,airflow,stop,up}`.
+"""Project commands behind the Makefile: `python -m tools.cli {demo,psql,airflow,stop,up,docs,hyper}`.
 
 Kept apart from the domain code: it starts servers, sets Airflow's environment and runs DAGs.
 """
@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from include import config, runtime
+from include import config
+from tools import runtime
 
-log = logging.getLogger("include.cli")
+log = logging.getLogger("tools.cli")
 
 # The DAGs `make demo` runs, in order (each downstream DAG is the consumer of the one before).
 PIPELINE = (
@@ -192,7 +193,7 @@ def psql(extra: list[str]) -> int:
     """Exec psql on the warehouse; standard input passes through."""
     runtime.configure_environment()
     if runtime.uses_embedded_server():
-        from include.db import embedded
+        from tools import embedded
 
         embedded.ensure_running()
         exe = str(embedded.bin_path("psql"))
@@ -249,15 +250,46 @@ def stop() -> int:
                 os.killpg(pid, signal.SIGKILL)
             print(f"stopped {pid_file.stem} (pid {pid})")
         pid_file.unlink()
-    from include.db import embedded
+    from tools import embedded
 
     if embedded.stop():
         print("stopped the embedded PostgreSQL")
     return 0
 
 
+def docs() -> int:
+    """Regenerate docs/data_dictionary.md and docs/tableau/marts.tds from the warehouse's marts."""
+    runtime.configure_environment()
+    from include.db.connection import connect
+    from include.publish import dictionary, tableau
+    from include.publish.catalog import marts
+
+    with connect() as conn:
+        text = dictionary.render(conn)
+        tds = tableau.render_tds(
+            marts(conn), config.EMBEDDED_PG_HOST, config.EMBEDDED_PG_PORT, config.WAREHOUSE_DB, config.BI_ROLE
+        )
+    config.DATA_DICTIONARY_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {config.DATA_DICTIONARY_PATH} ({text.count('## marts.')} relations)")
+    config.TABLEAU_TDS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    config.TABLEAU_TDS_PATH.write_text(tds, encoding="utf-8")
+    print(f"wrote {config.TABLEAU_TDS_PATH}")
+    return 0
+
+
+def hyper(out: Path) -> int:
+    """Export the warehouse's marts to a Tableau Hyper extract at `out`."""
+    runtime.configure_environment()
+    from include.db.connection import connect
+    from include.publish.tableau import export_hyper
+
+    with connect() as conn:
+        print(export_hyper(conn, out))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.cli")
+    parser = argparse.ArgumentParser(prog="python -m tools.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     demo_p = sub.add_parser("demo", help="run the whole pipeline and print a summary")
     demo_p.add_argument("--source", default=str(config.SAMPLE_SOURCE))
@@ -266,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     psql_p.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("airflow", help="start the Airflow UI and services")
     sub.add_parser("stop", help="stop everything the project started")
+    sub.add_parser("docs", help="regenerate the data dictionary and the Tableau data source")
+    hyper_p = sub.add_parser("hyper", help="export the marts to a Tableau Hyper extract")
+    hyper_p.add_argument("out", nargs="?", type=Path, default=config.LOCAL_DIR / "marts.hyper")
     sub.add_parser("env", help="print the environment Airflow commands need (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -280,6 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         return airflow_services()
     if args.command == "stop":
         return stop()
+    if args.command == "docs":
+        return docs()
+    if args.command == "hyper":
+        return hyper(args.out)
     runtime.configure_environment()
     print(json.dumps({k: v for k, v in os.environ.items() if k.startswith("AIRFLOW")}, indent=2))
     return 0

@@ -8,7 +8,7 @@ from include import config
 from include.quality import suites
 from include.quality.validate import ValidationFailed, validate
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

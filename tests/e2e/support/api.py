@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
 ACTIVE_RUN_STATES = frozenset({"queued", "running"})
-FINISHED_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
 
 class AirflowApiError(RuntimeError):

@@ -1,6 +1,6 @@
 """Start and stop a private set of real Airflow services (api-server, scheduler, dag-processor).
 
-`make airflow` (include.cli.airflow_services) runs the services of the project's own Airflow home.
+`make airflow` (tools.cli.airflow_services) runs the services of the project's own Airflow home.
 The end-to-end tests need the same services, but isolated: their own Airflow home, metadata
 database, API port and warehouse database, so they never touch a developer's running Airflow.
 Every process is started in its own session and stopped by process group id.
@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from include import cli, config, runtime
-from include.ops.api import AirflowClient
+from include import config
+from tests.e2e.support.api import AirflowClient
+from tools import cli, runtime
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ CHAIN = ("ingest_ecommerce", "validate_and_clean", "segment_customers", "recomme
 
 
 def pipeline_dags(dags_dir: Path = config.PROJECT_ROOT / "dags") -> list[str]:
-    """The DAGs one trigger of `ingest_ecommerce` runs, in order: include.cli.PIPELINE merged
+    """The DAGs one trigger of `ingest_ecommerce` runs, in order: tools.cli.PIPELINE merged
     with CHAIN (publish_marts last), cut at the first DAG whose file is not in dags/ yet (the
     DAGs after it would never be triggered)."""
     ordered = list(dict.fromkeys([*cli.PIPELINE, *CHAIN]))
@@ -162,7 +163,7 @@ def service_env(
 ) -> dict[str, str]:
     """The environment of the private services: this process's, with its own Airflow home,
     metadata database, API port and warehouse database."""
-    from include.db import embedded
+    from tools import embedded
 
     base = embedded.base_url()
     home = run_dir / "airflow_home"
@@ -200,7 +201,7 @@ def recreate_metadata_db(env: dict[str, str], metadata_db: str) -> None:
     import psycopg
     from psycopg import sql
 
-    from include.db import embedded
+    from tools import embedded
 
     if metadata_db in {config.METADATA_DB, config.WAREHOUSE_DB}:
         raise ValueError(f"refusing to recreate the project's own database {metadata_db!r}")

@@ -8,7 +8,7 @@ import pytest
 from include.db.connection import connect
 from include.db.schema import apply_schema, schema_digest
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 def _exclusive_locks(conn) -> int:

@@ -1,6 +1,6 @@
 """Prepare the local runtime: the database server, the two databases, Airflow's environment.
 
-Used by `make demo|test|airflow` (through include.cli) and by the test suite. The environment
+Used by `make demo|test|airflow` (through tools.cli) and by the test suite. The environment
 must be set before Airflow is imported: Airflow reads its settings at import time.
 """
 
@@ -22,7 +22,7 @@ PASSWORDS_ENV = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 
 def uses_embedded_server() -> bool:
     """The embedded server is needed unless both databases are configured elsewhere by the user."""
-    from include.db import embedded
+    from tools import embedded
 
     address = embedded.base_url().split("://", 1)[1]
     values = [os.environ.get(config.DWH_CONN_ENV), os.environ.get(METADATA_ENV)]
@@ -35,7 +35,7 @@ def configure_environment(warehouse_db: str | None = None) -> dict[str, str]:
     Returns the variables it set. `warehouse_db` picks another database on the embedded server
     (the tests use their own).
     """
-    from include.db import embedded
+    from tools import embedded
 
     root = config.PROJECT_ROOT
     base = embedded.base_url()
@@ -79,7 +79,8 @@ def prepare(warehouse_db: str | None = None) -> None:
     """Start the embedded server if needed, create both databases, migrate Airflow's metadata."""
     configure_environment(warehouse_db)
     if uses_embedded_server():
-        from include.db import connection, embedded
+        from include.db import connection
+        from tools import embedded
 
         base = embedded.ensure_running()
         for db in {config.METADATA_DB, warehouse_db or config.WAREHOUSE_DB}:

@@ -1,0 +1,60 @@
+"""The task dependencies of every DAG, in one place: upstream task id -> downstream task ids.
+
+A new edge, a lost edge or a new task fails here; change EXPECTED_EDGES with the DAG file."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.dags
+
+EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
+    "ingest_ecommerce": {
+        ("prepare_warehouse", "load_raw"),
+        ("land_source", "load_raw"),
+        ("load_raw", "prune_raw_loads"),
+    },
+    "validate_and_clean": {
+        ("resolve_load", "validate_raw"),
+        ("resolve_load", "clean"),
+        ("resolve_load", "validate_staging"),
+        ("validate_raw", "clean"),
+        ("clean", "validate_staging"),
+    },
+    "segment_customers": {
+        ("build_features", "fit_segments"),
+        ("fit_segments", "publish_segments"),
+        ("fit_segments", "announce_segments"),
+        ("publish_segments", "announce_segments"),
+    },
+    "recommend_products": {
+        ("prepare_interactions", "build_similarity"),
+        ("build_similarity", "evaluate"),
+        ("evaluate", "build_recommendations"),
+        ("build_recommendations", "publish_recommendations"),
+    },
+    "publish_marts": {
+        ("publish_trends", "grant_bi_access"),
+        ("grant_bi_access", "record_pipeline_run"),
+        ("record_pipeline_run", "export_hyper"),
+    },
+}
+
+
+def edges(dag) -> set[tuple[str, str]]:
+    return {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
+
+
+def test_every_dag_is_in_expected_edges(dagbag):
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == sorted(EXPECTED_EDGES), (
+        "a DAG was added or removed: update EXPECTED_EDGES"
+    )
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_EDGES))
+def test_tasks_run_in_order(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert edges(dag) == EXPECTED_EDGES[dag_id]
+    in_edges = {task for edge in EXPECTED_EDGES[dag_id] for task in edge}
+    assert {t.task_id for t in dag.tasks} == in_edges, f"{dag_id}: a task outside the expected edges"
