@@ -1,17 +1,21 @@
 """
 ## Publish marts for BI
 
-The last step of the chain, scheduled on `product_recommendations`: builds the trend marts per
-segment, records the run in `marts.pipeline_runs`, keeps the read-only BI role's grants, and
-exports the marts to a Tableau Hyper extract.
+The last DAG of the transaction pipeline, scheduled on `product_recommendations`. Every stage
+before it wrote and audited its marts for its own run (staged in `published.staged_runs`, not
+visible to BI); this DAG switches the whole pipeline's marts on together, so BI always sees one
+complete run: a stage that fails leaves BI on the previous complete run.
 
-1. **publish_trends**: `marts.segment_monthly_trends` and `marts.segment_weekday_hour_sales`,
-   written for this run, checked (not empty, unique keys), then switched on together in one
-   transaction (write-audit-publish: readers see the previous run or this one, never a mix).
-2. **grant_bi_access**: the `bi_reader` role: SELECT on marts only, default privileges.
-3. **record_pipeline_run**: one row in `marts.pipeline_runs` (source, checksum, rows per stage,
-   chosen k, key metrics, seconds per DAG).
-4. **export_hyper**: `.local/runs/<run_id>/tableau/marts.hyper` (when the `export_hyper` Param is on).
+1. **resolve_snapshot**: the newest staged segmentation and recommendations; both must come from
+   the load staging holds now.
+2. **publish_trends**: `segment_monthly_trends` and `segment_weekday_hour_sales` from the
+   snapshot's segments, written for this run and audited (not empty, unique keys).
+3. **record_pipeline_run**: this run's row of `marts.pipeline_runs` (source, checksum, rows per
+   stage, chosen k, key metrics, seconds per DAG, the runs it publishes), status `pending`.
+4. **publish_snapshot**: one transaction: every mart's pointer moves to its run (segments,
+   recommendations, trends) and this row becomes `is_current`, status `published`.
+5. **grant_bi_access**: the `bi_reader` role: SELECT on marts only, default privileges.
+6. **export_hyper**: `.local/runs/<run_id>/tableau/marts.hyper` (when the `export_hyper` Param is on).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets
-from include.orchestration import DEFAULT_ARGS
+from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
 
 
 @dag(
@@ -36,11 +40,35 @@ from include.orchestration import DEFAULT_ARGS
 )
 def publish_marts():
     @task
-    def publish_trends() -> dict:
-        """Writes published.segment_monthly_trends / segment_weekday_hour_sales; switches the marts views."""
+    def resolve_snapshot() -> dict:
+        """Reads published.staged_runs; returns the load and the segment and recommendation runs."""
         from include.tasks import publish_marts
 
-        return publish_marts.publish_trends(get_current_context()["run_id"])
+        with bad_input_fails_task():
+            return publish_marts.resolve_snapshot()
+
+    @task
+    def publish_trends(snapshot: dict) -> dict:
+        """Writes published.segment_monthly_trends / segment_weekday_hour_sales of this run (staged)."""
+        from include.tasks import publish_marts
+
+        with bad_input_fails_task():
+            return publish_marts.publish_trends(get_current_context()["run_id"], snapshot)
+
+    @task
+    def record_pipeline_run(snapshot: dict) -> dict:
+        """Writes this run's row of audit.pipeline_runs (marts.pipeline_runs), status pending."""
+        from include.tasks import publish_marts
+
+        return publish_marts.record_pipeline_run(get_current_context()["run_id"], snapshot)
+
+    @task
+    def publish_snapshot(snapshot: dict) -> dict:
+        """Moves every mart's pointer to its run in one transaction; marks this run current."""
+        from include.tasks import publish_marts
+
+        with bad_input_fails_task():
+            return publish_marts.publish_snapshot(get_current_context()["run_id"], snapshot)
 
     @task
     def grant_bi_access() -> None:
@@ -50,13 +78,6 @@ def publish_marts():
         publish_marts.grant_bi_access()
 
     @task
-    def record_pipeline_run() -> dict:
-        """Writes this run's row of audit.pipeline_runs (marts.pipeline_runs)."""
-        from include.tasks import publish_marts
-
-        return publish_marts.record_pipeline_run(get_current_context()["run_id"])
-
-    @task
     def export_hyper() -> str | None:
         """Writes .local/runs/<run_id>/tableau/marts.hyper."""
         from include.tasks import publish_marts
@@ -64,9 +85,11 @@ def publish_marts():
         context = get_current_context()
         return publish_marts.export_hyper(context["run_id"]) if context["params"]["export_hyper"] else None
 
-    trends = publish_trends()
-    access = grant_bi_access()
-    trends >> access >> record_pipeline_run() >> export_hyper()
+    snapshot = resolve_snapshot()
+    trends = publish_trends(snapshot)
+    recorded = record_pipeline_run(snapshot)
+    switched = publish_snapshot(snapshot)
+    trends >> recorded >> switched >> grant_bi_access() >> export_hyper()
 
 
 publish_marts()

@@ -2,11 +2,15 @@
 
 Each mart is declared once (`MARTS`): its key and its checks, queries that must return no rows
 for the run being published. A stage writes its run's rows into `published.<mart>`
-(`write_run_rows`, `write_run_rows_sql`: invisible to BI), then `publish` audits them (rows
-present, key unique, every declared check empty) and moves the pointers of all the stage's marts
-to the run in the caller's transaction. The views `marts.<mart>` read through those pointers, so
-BI readers never see a half-written or mixed state, and a failed check leaves the previous run's
-marts readable and unchanged.
+(`write_run_rows`, `write_run_rows_sql`: invisible to BI), then `stage` audits them (rows
+present, key unique, every declared check empty) and records the run in
+`published.staged_runs`. The last DAG of the pipeline moves every mart's pointer to its staged
+run in one transaction (`publish_snapshot`), so BI switches from one complete run of the whole
+pipeline to the next: a stage that succeeds while a later one fails leaves BI on the previous
+complete run, its own rows inspectable in `published.<mart>` by run id. (`publish` audits and
+switches in one go, for a pipeline whose last stage is the one writing.) The views
+`marts.<mart>` read through `published.current_runs`, so BI never sees a half-written or mixed
+state.
 """
 
 from __future__ import annotations
@@ -184,8 +188,9 @@ def write_run_rows_sql(
 
 
 def drop_unpublished(conn: psycopg.Connection, marts: Iterable[Mart], run_id: str) -> int:
-    """Delete rows of earlier runs that were written but never published (they failed before
-    `publish`); the current run, the published one and the kept history stay. Returns the rows."""
+    """Delete rows of earlier runs that were written but never published (they failed, or a newer
+    run of the stage superseded them); the current run, the published one and the kept history
+    stay. Returns the rows."""
     total = 0
     for mart in marts:
         deleted = conn.execute(
@@ -196,6 +201,11 @@ def drop_unpublished(conn: psycopg.Connection, marts: Iterable[Mart], run_id: st
             ).format(mart.table),
             {"run_id": run_id, "mart": mart.name},
         ).rowcount
+        conn.execute(
+            "delete from published.staged_runs where mart = %s and run_id <> %s and run_id not in"
+            " (select run_id from published.current_runs where mart = %s)",
+            (mart.name, run_id, mart.name),
+        )
         if deleted:
             log.info("published.%s: dropped %d rows of unpublished runs", mart.name, deleted)
         total += deleted
@@ -288,6 +298,95 @@ def activate(
                 "delete from published.run_history where mart = %s and run_id = any(%s)", (mart.name, stale)
             )
         log.info("marts.%s now shows run %s", mart.name, run_id)
+
+
+def stage(
+    conn: psycopg.Connection, marts: Iterable[Mart], run_id: str, dag_id: str, load_id: int | None
+) -> dict[str, int]:
+    """Audit the run's rows of `marts` and record them in published.staged_runs, waiting for the
+    last DAG of the pipeline to switch them on (`publish_snapshot`). Returns the row counts."""
+    marts = tuple(marts)
+    counts = audit(conn, marts, run_id)
+    for mart in marts:
+        conn.execute(
+            "insert into published.staged_runs (mart, run_id, dag_id, load_id) values (%s, %s, %s, %s)"
+            " on conflict (mart, run_id) do update set dag_id = excluded.dag_id,"
+            " load_id = excluded.load_id, staged_at = now()",
+            (mart.name, run_id, dag_id, load_id),
+        )
+    log.info(
+        "staged run %s of %s (load %s): %s; BI switches when the pipeline ends",
+        run_id,
+        dag_id,
+        load_id,
+        counts,
+    )
+    return counts
+
+
+@dataclass(frozen=True)
+class StagedRun:
+    run_id: str
+    dag_id: str
+    load_id: int | None
+
+
+def newest_staged(conn: psycopg.Connection, marts: Iterable[Mart]) -> StagedRun:
+    """The newest run staged for all of `marts` (one stage's marts). Raises PublishCheckError
+    naming the marts when no run has staged them all."""
+    names = [m.name for m in marts]
+    row = conn.execute(
+        "select run_id, min(dag_id), max(load_id) from published.staged_runs where mart = any(%s)"
+        " group by run_id having count(distinct mart) = %s order by max(staged_at) desc limit 1",
+        (names, len(names)),
+    ).fetchone()
+    if row is None:
+        raise PublishCheckError(
+            f"no run has staged all of marts {', '.join(names)}: run the stage that writes them first;"
+            " nothing published, BI stays on the previous complete run"
+        )
+    return StagedRun(*row)
+
+
+def pipeline_run(conn: psycopg.Connection, marts: Iterable[Mart]) -> str | None:
+    """The run of `marts` this pipeline builds on: the newest staged one (waiting to be switched
+    on with the rest of the pipeline), else the published one, else None."""
+    names = [m.name for m in marts]
+    row = conn.execute(
+        "select run_id from published.staged_runs where mart = any(%s)"
+        " group by run_id having count(distinct mart) = %s order by max(staged_at) desc limit 1",
+        (names, len(names)),
+    ).fetchone()
+    if row is None:
+        row = conn.execute("select run_id from published.current_runs where mart = %s", (names[0],)).fetchone()
+    return row[0] if row else None
+
+
+def publish_snapshot(
+    conn: psycopg.Connection, runs: dict[str, Iterable[Mart]], keep: int = config.RUNS_KEPT
+) -> dict[str, str]:
+    """Switch every mart of `runs` ({run_id: marts}) to its run, in the caller's transaction:
+    the whole pipeline's marts change together or not at all. Each run must have staged its marts
+    (audited). Returns {mart: run_id}."""
+    switched = {}
+    for run_id, marts in runs.items():
+        marts = tuple(marts)
+        names = [m.name for m in marts]
+        staged = conn.execute(
+            "select count(*) from published.staged_runs where run_id = %s and mart = any(%s)", (run_id, names)
+        ).fetchone()[0]
+        if staged != len(names):
+            raise PublishCheckError(
+                f"run {run_id} has not staged all of marts {', '.join(names)} (audited {staged} of"
+                f" {len(names)}); nothing published, BI stays on the previous complete run"
+            )
+        activate(conn, run_id, marts, keep=keep)
+        conn.execute(
+            "delete from published.staged_runs where run_id = %s and mart = any(%s)", (run_id, names)
+        )
+        switched.update(dict.fromkeys(names, run_id))
+    log.info("published snapshot: %s", switched)
+    return switched
 
 
 def publish(

@@ -1,6 +1,7 @@
-"""The publish_marts steps: trend marts per segment, the run history row, BI access, and a Tableau
-Hyper extract. Trend marts are written, audited, then switched on together (include.publish.marts).
-Each returns small metadata for XCom."""
+"""The publish_marts steps: the last DAG of the transaction pipeline. It resolves the staged runs
+of the load (segments, recommendations), builds the trend marts from them, records the run, then
+switches every mart of the pipeline on in one transaction (include.publish.marts), grants BI
+access and exports a Tableau Hyper extract. Each returns small metadata for XCom."""
 
 from __future__ import annotations
 
@@ -14,12 +15,42 @@ from include.publish.access import ensure_bi_role
 log = logging.getLogger(__name__)
 
 
-def publish_trends(run_id: str) -> dict[str, int]:
-    """Write, audit and activate the trend marts of run `run_id` in one transaction."""
+def resolve_snapshot() -> dict:
+    """The runs this publication switches on: the newest staged segmentation and recommendations,
+    which must come from the load staging holds now (else the pipeline for that load is not
+    complete: nothing is published)."""
+    with connect() as conn:
+        load_id = conn.execute("select max(load_id) from staging.order_lines").fetchone()[0]
+        segments = publish.newest_staged(conn, publish.SEGMENT_MARTS["transactions"])
+        recommendations = publish.newest_staged(conn, publish.RECOMMENDATION_MARTS)
+    for stage in (segments, recommendations):
+        if stage.load_id != load_id:
+            raise publish.PublishCheckError(
+                f"{stage.dag_id} run {stage.run_id} was built from load {stage.load_id}, but staging holds"
+                f" load {load_id}: rerun {stage.dag_id} for this load; BI stays on the previous complete run"
+            )
+    snapshot = {
+        "load_id": load_id,
+        "segments_run_id": segments.run_id,
+        "recommendations_run_id": recommendations.run_id,
+    }
+    log.info("snapshot to publish: %s", snapshot)
+    return snapshot
+
+
+def publish_trends(run_id: str, snapshot: dict) -> dict[str, int]:
+    """Write and audit the trend marts of run `run_id` from the snapshot's segments, and stage
+    them (publish_snapshot switches them on with the rest)."""
     with connect() as conn:
         for mart in publish.TREND_MARTS:
             started = time.monotonic()
-            rows = publish.write_run_rows_sql(conn, mart.name, run_id, read_sql(f"marts/{mart.name}.sql"))
+            rows = publish.write_run_rows_sql(
+                conn,
+                mart.name,
+                run_id,
+                read_sql(f"marts/{mart.name}.sql"),
+                {"segments_run_id": snapshot["segments_run_id"]},
+            )
             log.info(
                 "published.%s: %d rows for run %s in %.2f s",
                 mart.name,
@@ -27,16 +58,39 @@ def publish_trends(run_id: str) -> dict[str, int]:
                 run_id,
                 time.monotonic() - started,
             )
-        return publish.publish(conn, publish.TREND_MARTS, run_id)
+        return publish.stage(conn, publish.TREND_MARTS, run_id, "publish_marts", snapshot["load_id"])
 
 
-def record_pipeline_run(run_id: str, status: str = "success") -> dict:
-    """One row in audit.pipeline_runs (marts.pipeline_runs) for this publication."""
+def record_pipeline_run(run_id: str, snapshot: dict) -> dict:
+    """This publication's row in audit.pipeline_runs (marts.pipeline_runs), status 'pending'."""
+    params = {"run_id": run_id, "status": "pending", **snapshot}
     with connect() as conn:
-        row = execute_file(conn, "marts/pipeline_runs.sql", {"run_id": run_id, "status": status}).fetchone()
+        row = execute_file(conn, "marts/pipeline_runs.sql", params).fetchone()
     summary = dict(zip(("run_id", "load_id", "customers_segmented", "chosen_k"), row, strict=False))
-    log.info("pipeline run recorded: %s", summary)
+    log.info("pipeline run recorded (pending): %s", summary)
     return summary
+
+
+def publish_snapshot(run_id: str, snapshot: dict) -> dict:
+    """One transaction: every mart of the pipeline switches to its run (segments, recommendations,
+    trends), and this publication becomes the current row of marts.pipeline_runs."""
+    with connect() as conn:
+        switched = publish.publish_snapshot(
+            conn,
+            {
+                snapshot["segments_run_id"]: publish.SEGMENT_MARTS["transactions"],
+                snapshot["recommendations_run_id"]: publish.RECOMMENDATION_MARTS,
+                run_id: publish.TREND_MARTS,
+            },
+        )
+        conn.execute(
+            "update audit.pipeline_runs set is_current = (run_id = %s),"
+            " status = case when run_id = %s then 'published' else status end,"
+            " published_at = case when run_id = %s then now() else published_at end",
+            (run_id, run_id, run_id),
+        )
+    log.info("BI now sees pipeline run %s: %s", run_id, snapshot)
+    return {"run_id": run_id, **snapshot, "marts": len(switched)}
 
 
 def grant_bi_access() -> None:

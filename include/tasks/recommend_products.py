@@ -57,12 +57,14 @@ def load_products(conn: psycopg.Connection) -> pd.DataFrame:
 
 
 def load_segments(conn: psycopg.Connection) -> pd.DataFrame | None:
-    """marts.customer_segments (customer_id, segment_id) when published, else None (logged)."""
-    exists = conn.execute("select to_regclass('marts.customer_segments') is not null").fetchone()[0]
-    if not exists:
-        log.info("marts.customer_segments does not exist: segment popularity = global popularity")
-        return None
-    frame = _frame(conn, "select customer_id, segment_id from marts.customer_segments")
+    """The segments (customer_id, segment_id) this pipeline builds on (the staged segmentation,
+    else the published one), or None (logged)."""
+    run_id = publish.pipeline_run(conn, publish.SEGMENT_MARTS["transactions"])
+    frame = _frame(
+        conn,
+        "select customer_id, segment_id from published.customer_segments where run_id = %(run_id)s",
+        {"run_id": run_id},
+    )
     if frame.empty:
         log.info("marts.customer_segments has no published run: segment popularity = global popularity")
         return None
@@ -249,7 +251,8 @@ def build_recommendations(
 
 
 def publish_recommendations(run_id: str) -> dict:
-    """Audit the four marts of the run (rows present, keys unique, both hybrids scored) and
-    move their pointers together, in one transaction."""
+    """Audit the four marts of the run (rows present, keys unique, both hybrids scored) and stage
+    them: publish_marts switches them on together with the rest of the pipeline."""
     with connect() as conn:
-        return publish.publish(conn, publish.RECOMMENDATION_MARTS, run_id)
+        load_id = conn.execute("select max(load_id) from staging.order_lines").fetchone()[0]
+        return publish.stage(conn, publish.RECOMMENDATION_MARTS, run_id, "recommend_products", load_id)

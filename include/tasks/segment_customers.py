@@ -169,13 +169,20 @@ def fit_segments(run_id: str, population_name: str, algorithm: str, k_min: int, 
 
 
 def publish_segments(run_id: str, population_name: str) -> dict:
-    """Audits the run's rows of the population's three marts, then points the marts at the run
-    (one transaction). Raises PublishCheckError and publishes nothing when a check fails."""
+    """Audits the run's rows of the population's three marts (raises PublishCheckError and
+    publishes nothing when a check fails). Transactions: stages them for publish_marts, which
+    switches the whole pipeline's marts together. Profiles (whose pipeline ends here): points
+    the three marts at the run in one transaction."""
     from include.db.connection import connect
     from include.publish import marts as publish
 
     spec = population(population_name)
+    marts = publish.SEGMENT_MARTS[spec.name]
     with connect() as conn:
-        counts = publish.publish(conn, publish.SEGMENT_MARTS[spec.name], run_id)
-    log.info("published run %s of population %s: %s", run_id, spec.name, counts)
-    return {"population": spec.name, "run_id": run_id, **counts}
+        if spec.name == "transactions":
+            load_id = conn.execute("select max(load_id) from staging.order_lines").fetchone()[0]
+            counts = publish.stage(conn, marts, run_id, "segment_customers", load_id)
+        else:
+            counts = publish.publish(conn, marts, run_id)
+    log.info("run %s of population %s audited: %s", run_id, spec.name, counts)
+    return {"population": spec.name, "run_id": run_id, "staged": spec.name == "transactions", **counts}

@@ -1,11 +1,14 @@
 -- One row in audit.pipeline_runs (read by BI as marts.pipeline_runs) for the publication run
--- %(run_id)s: the load the marts were built from, rows per stage, the segmentation and
--- recommendation headline metrics, seconds per DAG. Rerunning the task replaces the row.
+-- %(run_id)s of the snapshot it publishes (segments of run %(segments_run_id)s, recommendations
+-- of run %(recommendations_run_id)s, both staged): the load the marts were built from, rows per
+-- stage, the segmentation and recommendation headline metrics, seconds per DAG. Written with
+-- status 'pending'; publish_snapshot flips it to 'published' when the pointers move.
+-- Rerunning the task replaces the row.
 -- Returns run_id, load_id, customers_segmented, chosen_k.
 with
 
 latest_load as (
-    select max(load_id) as load_id from staging.order_lines
+    select %(load_id)s::integer as load_id
 ),
 
 ingest as (
@@ -21,14 +24,15 @@ staged as (
 ),
 
 segmentation as (
-    select (select count(*) from marts.customer_segments) as customers_segmented,
+    select (select count(*) from published.customer_segments where run_id = %(segments_run_id)s)
+               as customers_segmented,
            chosen.k as chosen_k,
            chosen.silhouette
       from (select 1) as one
       left join lateral (
           select metrics.k, metrics.silhouette
-            from marts.segmentation_metrics as metrics
-           where metrics.is_chosen
+            from published.segmentation_metrics as metrics
+           where metrics.run_id = %(segments_run_id)s and metrics.is_chosen
            order by metrics.algorithm
            limit 1
       ) as chosen on true
@@ -37,8 +41,8 @@ segmentation as (
 recommendation as (
     select max(ndcg_at_10) filter (where list_type = 'discover') as discover_ndcg_at_10,
            max(ndcg_at_10) filter (where list_type = 'buy_again') as buy_again_ndcg_at_10
-      from marts.recommendation_metrics
-     where method like 'hybrid%%'
+      from published.recommendation_metrics
+     where run_id = %(recommendations_run_id)s and method = 'hybrid'
 ),
 
 dag_runs as (  -- the newest run of every DAG, summed over its tasks
@@ -62,7 +66,8 @@ final as (
            ingest.rows_landed as rows_raw, staged.rows_clean, staged.rows_returns, staged.rows_rejected,
            segmentation.customers_segmented, segmentation.chosen_k, segmentation.silhouette,
            recommendation.discover_ndcg_at_10, recommendation.buy_again_ndcg_at_10,
-           %(status)s as status, dag_seconds.seconds_by_dag
+           %(status)s as status, dag_seconds.seconds_by_dag,
+           %(segments_run_id)s as segments_run_id, %(recommendations_run_id)s as recommendations_run_id
       from staged
       cross join segmentation
       cross join recommendation
@@ -73,11 +78,11 @@ final as (
 insert into audit.pipeline_runs (
     run_id, load_id, source, source_sha256, layout, rows_raw, rows_clean, rows_returns, rows_rejected,
     customers_segmented, chosen_k, silhouette, discover_ndcg_at_10, buy_again_ndcg_at_10, status,
-    seconds_by_dag
+    seconds_by_dag, segments_run_id, recommendations_run_id
 )
 select run_id, load_id, source, source_sha256, layout, rows_raw, rows_clean, rows_returns, rows_rejected,
        customers_segmented, chosen_k, silhouette, discover_ndcg_at_10, buy_again_ndcg_at_10, status,
-       seconds_by_dag
+       seconds_by_dag, segments_run_id, recommendations_run_id
   from final
 on conflict (run_id) do update set
     load_id = excluded.load_id, source = excluded.source, source_sha256 = excluded.source_sha256,
@@ -86,5 +91,6 @@ on conflict (run_id) do update set
     customers_segmented = excluded.customers_segmented, chosen_k = excluded.chosen_k,
     silhouette = excluded.silhouette, discover_ndcg_at_10 = excluded.discover_ndcg_at_10,
     buy_again_ndcg_at_10 = excluded.buy_again_ndcg_at_10, status = excluded.status,
-    seconds_by_dag = excluded.seconds_by_dag, published_at = now()
+    seconds_by_dag = excluded.seconds_by_dag, segments_run_id = excluded.segments_run_id,
+    recommendations_run_id = excluded.recommendations_run_id, published_at = now()
 returning run_id, load_id, customers_segmented, chosen_k;

@@ -1,11 +1,14 @@
--- published.segment_monthly_trends for run %(run_id)s: sales per segment per month.
+-- published.segment_monthly_trends for run %(run_id)s, from the segments of run %(segments_run_id)s
+-- (the staged segmentation this pipeline publishes): sales per segment per month.
 -- Grain: one row per segment per calendar month. Guests have no segment and are left out.
 insert into published.segment_monthly_trends (
     run_id, month_date, segment_id, segment_name, revenue, returns_amount, net_revenue, orders,
     active_customers
 )
 with segments as (
-    select customer_id, segment_id, segment_name from marts.customer_segments
+    select customer_id, segment_id, segment_name
+      from published.customer_segments
+     where run_id = %(segments_run_id)s
 ),
 
 sales as (

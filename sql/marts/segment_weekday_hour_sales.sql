@@ -1,11 +1,14 @@
--- published.segment_weekday_hour_sales for run %(run_id)s: when each segment buys.
+-- published.segment_weekday_hour_sales for run %(run_id)s, from the segments of run %(segments_run_id)s
+-- (the staged segmentation this pipeline publishes): when each segment buys.
 -- Grain: one row per segment per ISO weekday per hour of day.
 insert into published.segment_weekday_hour_sales (
     run_id, segment_id, segment_name, iso_weekday, weekday_name, hour_of_day, revenue, orders,
     order_lines
 )
 with segments as (
-    select customer_id, segment_id, segment_name from marts.customer_segments
+    select customer_id, segment_id, segment_name
+      from published.customer_segments
+     where run_id = %(segments_run_id)s
 ),
 
 final as (

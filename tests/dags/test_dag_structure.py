@@ -34,9 +34,13 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
         ("build_recommendations", "publish_recommendations"),
     },
     "publish_marts": {
-        ("publish_trends", "grant_bi_access"),
-        ("grant_bi_access", "record_pipeline_run"),
-        ("record_pipeline_run", "export_hyper"),
+        ("resolve_snapshot", "publish_trends"),
+        ("resolve_snapshot", "record_pipeline_run"),
+        ("resolve_snapshot", "publish_snapshot"),
+        ("publish_trends", "record_pipeline_run"),
+        ("record_pipeline_run", "publish_snapshot"),
+        ("publish_snapshot", "grant_bi_access"),
+        ("grant_bi_access", "export_hyper"),
     },
 }
 

@@ -73,10 +73,11 @@ def _assert_marts_consistent(db) -> int:
     return rows
 
 
-def test_sample_segments_rerun_identical_and_models_score_again(dag_runner, db):
+def test_sample_segments_rerun_identical_and_models_score_again(dag_runner, db, publish_staged):
     _load(dag_runner, config.SAMPLE_SOURCE)
     run = dag_runner("segment_customers", {})
     assert run.state == "success"
+    publish_staged("segments")
     states = _task_states(run)
     assert states["announce_segments"] == "success"
     _assert_marts_consistent(db)
@@ -104,14 +105,16 @@ def test_sample_segments_rerun_identical_and_models_score_again(dag_runner, db):
 
     # a second run on the same data gives identical segments
     assert dag_runner("segment_customers", {}).state == "success"
+    publish_staged("segments")
     assert _current_run(db, "customer_segments") != first_run
     assert _segments_md5(db) == before
 
 
-def test_bad_parameters_fail_and_leave_the_segments_published(dag_runner, db):
+def test_bad_parameters_fail_and_leave_the_segments_published(dag_runner, db, publish_staged):
     if _current_run(db, "customer_segments") is None:
         _load(dag_runner, config.SAMPLE_SOURCE)
         assert dag_runner("segment_customers", {}).state == "success"
+        publish_staged("segments")
     pointers, before = _current_run(db, "customer_segments"), _segments_md5(db)
     run = dag_runner("segment_customers", {"k_min": 6, "k_max": 4})
     assert run.state == "failed"
@@ -122,10 +125,11 @@ def test_bad_parameters_fail_and_leave_the_segments_published(dag_runner, db):
     assert (_current_run(db, "customer_segments"), _segments_md5(db)) == (pointers, before)
 
 
-def test_agglomerative_param_forms_the_segments(dag_runner, db):
+def test_agglomerative_param_forms_the_segments(dag_runner, db, publish_staged):
     if _current_run(db, "customer_segments") is None:
         _load(dag_runner, config.SAMPLE_SOURCE)
     assert dag_runner("segment_customers", {"algorithm": "agglomerative", "k_max": 8}).state == "success"
+    publish_staged("segments")
     chosen = db.execute("select algorithm, k from marts.segmentation_metrics where is_chosen").fetchall()
     assert len(chosen) == 1 and chosen[0][0] == "agglomerative"
     assert db.execute("select distinct algorithm from marts.segment_profiles").fetchall() == [
@@ -163,9 +167,10 @@ def test_customer_personality_profiles_are_segmented(dag_runner, db, personality
 
 
 @pytest.mark.slow
-def test_full_online_retail_segments(dag_runner, db, ecommerce_zip):
+def test_full_online_retail_segments(dag_runner, db, ecommerce_zip, publish_staged):
     _load(dag_runner, ecommerce_zip)
     assert dag_runner("segment_customers", {}).state == "success"
+    publish_staged("segments")
     assert _assert_marts_consistent(db) == 4_334  # of 4,362 customers, 28 only ever returned
     before = _segments_md5(db)
     summary = db.execute(

@@ -1,4 +1,5 @@
--- audit.pipeline_runs: one row per publication of the marts (publish_marts DAG run).
+-- audit.pipeline_runs: one row per publication of the marts (publish_marts DAG run); is_current
+-- marks the one whose snapshot BI sees.
 create table if not exists audit.pipeline_runs (
     run_id                  text primary key,
     load_id                 integer,
@@ -18,3 +19,6 @@ create table if not exists audit.pipeline_runs (
     seconds_by_dag          jsonb       not null default '{}'::jsonb,
     published_at            timestamptz not null default now()
 );
+alter table audit.pipeline_runs add column if not exists segments_run_id text;
+alter table audit.pipeline_runs add column if not exists recommendations_run_id text;
+alter table audit.pipeline_runs add column if not exists is_current boolean not null default false;
