@@ -20,22 +20,17 @@ raw rows in one transaction. Bad input fails at once (no retries) with the file 
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets, config
 from include.ingest.layouts import LAYOUT_NAMES
-from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
 
 
 @dag(
     dag_id="ingest_ecommerce",
     doc_md=__doc__,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["ecommerce", "ingest"],
     params={
         "source": Param(
@@ -50,6 +45,7 @@ from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
             description="Source layout; 'auto' detects it from the header.",
         ),
     },
+    **DAG_DEFAULTS,
 )
 def ingest_ecommerce():
     @task

@@ -20,23 +20,19 @@ complete run: a stage that fails leaves BI on the previous complete run.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets
-from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
 
 
 @dag(
     dag_id="publish_marts",
     doc_md=__doc__,
     schedule=[assets.PRODUCT_RECOMMENDATIONS],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["ecommerce", "publish"],
     params={"export_hyper": Param(True, type="boolean", description="Also write a Tableau Hyper extract.")},
+    **DAG_DEFAULTS,
 )
 def publish_marts():
     @task

@@ -25,21 +25,16 @@ Rerunning is safe: every task replaces its run's rows; BI sees the previous run 
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets, config
-from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
 
 
 @dag(
     dag_id="recommend_products",
     doc_md=__doc__,
     schedule=[assets.CUSTOMER_SEGMENTS],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["ecommerce", "ml"],
     params={
         "top_k": Param(
@@ -61,6 +56,7 @@ from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
             description="Offline evaluation: the last N days are the test.",
         ),
     },
+    **DAG_DEFAULTS,
 )
 def recommend_products():
     @task

@@ -27,11 +27,10 @@ segments until publish_segments succeeds.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets, config
-from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
 
 
 def _triggering_layouts(context) -> list[str]:
@@ -53,10 +52,6 @@ def _triggering_layouts(context) -> list[str]:
     dag_id="segment_customers",
     doc_md=__doc__,
     schedule=assets.STAGING_TRANSACTIONS | assets.STAGING_CUSTOMER_PROFILES,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["ecommerce", "ml"],
     params={
         "as_of_date": Param(
@@ -80,6 +75,7 @@ def _triggering_layouts(context) -> list[str]:
             description="Customers to segment; empty = the triggering asset's, else transactions.",
         ),
     },
+    **DAG_DEFAULTS,
 )
 def segment_customers():
     @task

@@ -20,11 +20,10 @@ Rerunning any task is safe: cleaning replaces staging wholesale in one transacti
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from include import assets
-from include.orchestration import DEFAULT_ARGS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
 
 
 def _triggering_load_id(context) -> int | None:
@@ -38,10 +37,6 @@ def _triggering_load_id(context) -> int | None:
     dag_id="validate_and_clean",
     doc_md=__doc__,
     schedule=assets.RAW_TRANSACTIONS | assets.RAW_CUSTOMER_PROFILES,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["ecommerce", "quality"],
     params={
         "load_id": Param(
@@ -50,6 +45,7 @@ def _triggering_load_id(context) -> int | None:
             description="Raw load to clean (audit.ingest_runs.load_id); empty = the newest successful load.",
         ),
     },
+    **DAG_DEFAULTS,
 )
 def validate_and_clean():
     @task

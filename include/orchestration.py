@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pendulum
+
 from include import config
 
 # The small fixed set of tags DAGs may use.
@@ -81,6 +83,17 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(minutes=30),
     "on_failure_callback": record_failure,
     "on_success_callback": record_success,
+}
+
+
+# What every DAG's header shares (one definition, so no DAG drifts): no backfill of missed
+# intervals, one run at a time (a rerun replaces its run's rows; two runs at once would race on
+# staging), the default args above.
+DAG_DEFAULTS = {
+    "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
 }
 
 

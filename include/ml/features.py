@@ -201,6 +201,9 @@ def load_features(conn: psycopg.Connection, spec: Population, run_id: str) -> pd
     return numeric_columns(frame, spec)
 
 
+DERIVED_COLUMNS = ("household",)  # added by numeric_columns, not stored in ml.*_features
+
+
 def numeric_columns(frame: pd.DataFrame, spec: Population) -> pd.DataFrame:
     """Decimal columns from the database as floats; derived columns the naming reads."""
     frame = frame.copy()

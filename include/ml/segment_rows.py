@@ -11,55 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from include.ml.features import Population
+from include.ml.features import DERIVED_COLUMNS, Population
 
 TOP_PRODUCTS = 5
 
 TOP_COUNTRIES = 3
-
-# Columns of published.<customer mart> after the model outputs, per population.
-CUSTOMER_COLUMNS = {
-    "transactions": [
-        "as_of_date",
-        "country",
-        "recency_days",
-        "frequency",
-        "monetary",
-        "gross_revenue",
-        "returns_amount",
-        "tenure_days",
-        "avg_basket_value",
-        "distinct_products",
-        "return_rate",
-        "avg_days_between_orders",
-    ],
-    "customer_profiles": [
-        "as_of_date",
-        "education",
-        "marital_status",
-        "age",
-        "income",
-        "kids_at_home",
-        "teens_at_home",
-        "recency_days",
-        "tenure_days",
-        "total_spend",
-        "spend_wines",
-        "spend_fruits",
-        "spend_meat",
-        "spend_fish",
-        "spend_sweets",
-        "spend_gold",
-        "total_purchases",
-        "purchases_deals",
-        "purchases_web",
-        "purchases_catalog",
-        "purchases_store",
-        "web_visits_month",
-        "accepted_campaigns",
-        "has_responded",
-    ],
-}
 
 METRIC_COLUMNS = [
     "algorithm",
@@ -105,8 +61,9 @@ def customer_rows(frame: pd.DataFrame, seg, spec: Population) -> pd.DataFrame:
             "pca_y": seg.pca_coords[:, 1],
         }
     )
-    for column in CUSTOMER_COLUMNS[spec.name]:
-        out[column] = frame[column].to_numpy()
+    for column in frame.columns:  # every column of the features table (published.<mart> is LIKE it)
+        if column not in ("run_id", "customer_id", *DERIVED_COLUMNS):
+            out[column] = frame[column].to_numpy()
     return out
 
 

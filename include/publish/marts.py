@@ -331,34 +331,39 @@ class StagedRun:
     load_id: int | None
 
 
-def newest_staged(conn: psycopg.Connection, marts: Iterable[Mart]) -> StagedRun:
-    """The newest run staged for all of `marts` (one stage's marts). Raises PublishCheckError
-    naming the marts when no run has staged them all."""
+def _newest_staged(conn: psycopg.Connection, marts: Iterable[Mart]) -> StagedRun | None:
     names = [m.name for m in marts]
     row = conn.execute(
         "select run_id, min(dag_id), max(load_id) from published.staged_runs where mart = any(%s)"
         " group by run_id having count(distinct mart) = %s order by max(staged_at) desc limit 1",
         (names, len(names)),
     ).fetchone()
-    if row is None:
+    return StagedRun(*row) if row else None
+
+
+def newest_staged(conn: psycopg.Connection, marts: Iterable[Mart]) -> StagedRun:
+    """The newest run staged for all of `marts` (one stage's marts). Raises PublishCheckError
+    naming the marts when no run has staged them all."""
+    marts = tuple(marts)
+    staged = _newest_staged(conn, marts)
+    if staged is None:
         raise PublishCheckError(
-            f"no run has staged all of marts {', '.join(names)}: run the stage that writes them first;"
-            " nothing published, BI stays on the previous complete run"
+            f"no run has staged all of marts {', '.join(m.name for m in marts)}: run the stage that"
+            " writes them first; nothing published, BI stays on the previous complete run"
         )
-    return StagedRun(*row)
+    return staged
 
 
 def pipeline_run(conn: psycopg.Connection, marts: Iterable[Mart]) -> str | None:
     """The run of `marts` this pipeline builds on: the newest staged one (waiting to be switched
     on with the rest of the pipeline), else the published one, else None."""
-    names = [m.name for m in marts]
+    marts = tuple(marts)
+    staged = _newest_staged(conn, marts)
+    if staged is not None:
+        return staged.run_id
     row = conn.execute(
-        "select run_id from published.staged_runs where mart = any(%s)"
-        " group by run_id having count(distinct mart) = %s order by max(staged_at) desc limit 1",
-        (names, len(names)),
+        "select run_id from published.current_runs where mart = %s", (marts[0].name,)
     ).fetchone()
-    if row is None:
-        row = conn.execute("select run_id from published.current_runs where mart = %s", (names[0],)).fetchone()
     return row[0] if row else None
 
 

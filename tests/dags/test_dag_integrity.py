@@ -1,5 +1,5 @@
-"""Every DAG imports and carries the house header; the Params, schedules and outlets of the
-ingest and validate DAGs (their task order: test_dag_structure.py)."""
+"""Every DAG imports and carries the house header; the Params, schedules and outlets of every
+DAG (their task order: test_dag_structure.py)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,47 @@ def test_validate_and_clean_schedule_and_outlets(dagbag):
         "raw_customer_profiles",
     ]
     assert [o.name for o in dag.get_task("validate_staging").outlets] == ["staging_loads"]
+
+
+def test_segment_customers_header(dagbag):
+    dag = dagbag.dags["segment_customers"]
+    assert sorted(dag.tags) == ["ecommerce", "ml"]
+    assert dag.doc_md.strip().startswith("## Segment customers")
+    assert dag.catchup is False and dag.max_active_runs == 1
+    for task in dag.tasks:
+        assert task.owner == "data-engineering", task.task_id
+        assert task.retries == config.TASK_RETRIES and task.retries >= 1, task.task_id
+        assert task.execution_timeout is not None, task.task_id
+        assert task.doc_md or task.doc or task.python_callable.__doc__, task.task_id
+
+
+def test_segment_customers_schedule_outlets_and_params(dagbag):
+    dag = dagbag.dags["segment_customers"]
+    assert [a.name for a in dag.timetable.asset_condition.objects] == [
+        "staging_transactions",
+        "staging_customer_profiles",
+    ]
+    assert [o.name for o in dag.get_task("announce_segments").outlets] == ["customer_segments"]
+    assert all(not t.outlets for t in dag.tasks if t.task_id != "announce_segments")
+    params = dag.params
+    assert params["as_of_date"] is None and params["population"] is None
+    assert params["algorithm"] == config.SEGMENT_ALGORITHM
+    assert (params["k_min"], params["k_max"]) == (config.K_MIN, config.K_MAX)
+
+
+def test_scheduled_on_segments_and_emits_recommendations(dagbag):
+    dag = dagbag.dags["recommend_products"]
+    assert [a.name for a in dag.timetable.asset_condition.objects] == ["customer_segments"]
+    assert [o.name for o in dag.get_task("publish_recommendations").outlets] == ["product_recommendations"]
+    others = [t for t in dag.tasks if t.task_id != "publish_recommendations"]
+    assert all(not t.outlets for t in others), "only the publishing task announces the marts"
+
+
+def test_recommend_products_params_and_header(dagbag):
+    dag = dagbag.dags["recommend_products"]
+    assert dag.params["top_k"] == config.TOP_K_SIMILAR
+    assert dag.params["per_list"] == config.RECOMMENDATIONS_PER_LIST
+    assert dag.params["test_window_days"] == config.TEST_WINDOW_DAYS
+    assert set(dag.tags) == {"ecommerce", "ml"}
+    assert dag.doc_md.startswith("\n## Recommend products") or dag.doc_md.lstrip().startswith("## Recommend")
+    assert dag.max_active_runs == 1 and dag.catchup is False

@@ -1,29 +1,21 @@
--- ---------------------------------------------------------------------------------------------
+-- requires: schema/ml/customer_features.sql
 -- Marts of the transactions population.
+-- Grain: one row per customer per run: the features the models were fitted on (every column of
+-- ml.customer_features, its key and comments included) and the models' outputs.
 create table if not exists published.customer_segments (
-    run_id                   text           not null,
-    customer_id              integer        not null,
-    segment_id               integer        not null,
-    segment_name             text           not null,
-    kmeans_cluster           integer        not null,
-    dbscan_cluster           integer        not null,
-    is_outlier               boolean        not null,
-    pca_x                    double precision not null,
-    pca_y                    double precision not null,
-    as_of_date               date           not null,
-    country                  text           not null,
-    recency_days             integer        not null,
-    frequency                integer        not null,
-    monetary                 numeric(14, 2) not null,
-    gross_revenue            numeric(14, 2) not null,
-    returns_amount           numeric(14, 2) not null,
-    tenure_days              integer        not null,
-    avg_basket_value         numeric(14, 2) not null,
-    distinct_products        integer        not null,
-    return_rate              numeric(8, 4)  not null,
-    avg_days_between_orders  numeric(10, 2),
-    primary key (run_id, customer_id)
+    like ml.customer_features including all,
+    segment_id      integer          not null,
+    segment_name    text             not null,
+    kmeans_cluster  integer          not null,
+    dbscan_cluster  integer          not null,
+    is_outlier      boolean          not null,
+    pca_x           double precision not null,
+    pca_y           double precision not null
 );
+-- Warehouses created before the table carried every feature column: add what LIKE brings now.
+alter table published.customer_segments add column if not exists first_invoice_at timestamp;
+alter table published.customer_segments add column if not exists last_invoice_at timestamp;
+alter table published.customer_segments add column if not exists units bigint;
 -- Indexes for the queries Tableau issues against the marts views (see bench/bi_queries.py).
 -- Every view filters its history table on the published run_id, so each index leads with run_id.
 -- Primary keys already serve: customer_segments by customer, customer_recommendations by

@@ -1,38 +1,14 @@
--- ---------------------------------------------------------------------------------------------
+-- requires: schema/ml/profile_features.sql
 -- Marts of the customer_profiles population (customer_personality layout).
+-- Grain: one row per customer per run: the features the models were fitted on (every column of
+-- ml.profile_features, its key and comments included) and the models' outputs.
 create table if not exists published.profile_segments (
-    run_id              text           not null,
-    customer_id         integer        not null,
-    segment_id          integer        not null,
-    segment_name        text           not null,
-    kmeans_cluster      integer        not null,
-    dbscan_cluster      integer        not null,
-    is_outlier          boolean        not null,
-    pca_x               double precision not null,
-    pca_y               double precision not null,
-    as_of_date          date           not null,
-    education           text           not null,
-    marital_status      text           not null,
-    age                 integer        not null,
-    income              numeric(12, 2),
-    kids_at_home        integer        not null,
-    teens_at_home       integer        not null,
-    recency_days        integer        not null,
-    tenure_days         integer        not null,
-    total_spend         numeric(12, 2) not null,
-    spend_wines         numeric(12, 2) not null,
-    spend_fruits        numeric(12, 2) not null,
-    spend_meat          numeric(12, 2) not null,
-    spend_fish          numeric(12, 2) not null,
-    spend_sweets        numeric(12, 2) not null,
-    spend_gold          numeric(12, 2) not null,
-    total_purchases     integer        not null,
-    purchases_deals     integer        not null,
-    purchases_web       integer        not null,
-    purchases_catalog   integer        not null,
-    purchases_store     integer        not null,
-    web_visits_month    integer        not null,
-    accepted_campaigns  integer        not null,
-    has_responded       boolean        not null,
-    primary key (run_id, customer_id)
+    like ml.profile_features including all,
+    segment_id      integer          not null,
+    segment_name    text             not null,
+    kmeans_cluster  integer          not null,
+    dbscan_cluster  integer          not null,
+    is_outlier      boolean          not null,
+    pca_x           double precision not null,
+    pca_y           double precision not null
 );
