@@ -101,11 +101,11 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"GIF87a", "a GIF image"),
     (b"GIF89a", "a GIF image"),
     (b"%PDF-", "a PDF document"),
-    (b"\x1f\x8b", "gzip-compressed data (decompress it, or zip the CSV)"),
+    (b"\x1f\x8b", "gzip-compressed data; decompress it, or zip the CSV"),
     (b"\xfd7zXZ\x00", "xz-compressed data"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"Rar!\x1a\x07", "a RAR archive"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook or other OLE2 file (export it as CSV)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook or other OLE2 file; export it as CSV"),
     (b"PAR1", "a Parquet file"),
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"\x7fELF", "an executable"),
@@ -127,7 +127,8 @@ def not_text_reason(head: bytes) -> str | None:
     """Why `head` (the first bytes of a file) is not CSV text, or None when it may be."""
     for signature, what in SIGNATURES:
         if head.startswith(signature):
-            return f"not a text file: {what} (signature at byte 0)"
+            kind, _, hint = what.partition("; ")
+            return f"not a text file: {kind} (signature at byte 0{'; ' + hint if hint else ''})"
     if utf16_without_bom(head):
         return (
             "the file looks UTF-16 encoded without a byte order mark (NUL every other byte); "
