@@ -5,6 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 SOURCE ?= include/sample/online_retail_sample.zip
+LAYOUT ?= auto
 PYTEST_ARGS ?=
 
 .PHONY: venv demo test test-e2e chromium psql airflow stop up lint format bench clean docs
@@ -16,8 +17,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
-demo: venv  ## run the whole pipeline end to end (SOURCE=<path|url|kaggle slug>)
-	$(PY) -m tools.cli demo --source "$(SOURCE)"
+demo: venv  ## run the whole pipeline end to end (SOURCE=<path|url|kaggle slug>, LAYOUT=<layout|auto>)
+	$(PY) -m tools.cli demo --source "$(SOURCE)" --layout "$(LAYOUT)"
 
 test: venv chromium  ## the whole test suite, on the embedded PostgreSQL and real Airflow services
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -2,8 +2,9 @@
 grouped by the stage that uses them.
 
 Each value can be overridden by an environment variable of the same name. A `.env` file at the
-project root is read too (python-dotenv: `KEY=value  # comment` is fine; the environment wins
-over `.env`); `.env.example` lists the variables. Nothing else in the project reads the
+project root (or at `PIPELINE_ENV_FILE`) is read too (python-dotenv: `KEY=value  # comment` is
+fine; the environment wins over `.env`); `.env.example` lists the variables, and every line of it
+is valid uncommented as written (tests/unit/test_env_example.py). Nothing else in the project reads the
 environment for configuration.
 """
 
@@ -28,7 +29,8 @@ def _env_float(name: str, default: float) -> float:
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-load_dotenv(PROJECT_ROOT / ".env", override=False)
+ENV_FILE = Path(os.environ.get("PIPELINE_ENV_FILE") or PROJECT_ROOT / ".env")
+load_dotenv(ENV_FILE, override=False)
 
 # --- local state (git-ignored) ---------------------------------------------------------------
 LOCAL_DIR = Path(_env("PIPELINE_LOCAL_DIR", str(PROJECT_ROOT / ".local")))
@@ -110,6 +112,13 @@ DATA_DICTIONARY_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"
 TASK_RETRIES = _env_int("TASK_RETRIES", 2)  # with exponential backoff from RETRY_DELAY_SECONDS
 RETRY_DELAY_SECONDS = _env_float("RETRY_DELAY_SECONDS", 30)
 RUNBOOK_URL = _env("RUNBOOK_URL", str(PROJECT_ROOT / "docs" / "runbook.md"))
+# Failure notifications (include/notifications.py), each channel on when its Airflow connection
+# exists: e-mail through AIRFLOW_CONN_SMTP_NOTIFICATIONS, a webhook (Slack or any JSON endpoint)
+# through AIRFLOW_CONN_WEBHOOK_NOTIFICATIONS.
+NOTIFY_SMTP_CONN_ID = _env("NOTIFY_SMTP_CONN_ID", "smtp_notifications")
+NOTIFY_EMAIL_TO = _env("NOTIFY_EMAIL_TO", "")  # comma-separated; else the connection's "to" extra
+NOTIFY_EMAIL_FROM = _env("NOTIFY_EMAIL_FROM", "")  # else the connection's "from_email" extra
+NOTIFY_WEBHOOK_CONN_ID = _env("NOTIFY_WEBHOOK_CONN_ID", "webhook_notifications")
 AIRFLOW_API_PORT = _env_int("AIRFLOW_API_PORT", 8080)
 AIRFLOW_ADMIN_USER = "admin"
 AIRFLOW_ADMIN_PASSWORD = _env("AIRFLOW_ADMIN_PASSWORD", "admin")  # the UI/API login of AIRFLOW_ADMIN_USER

@@ -1,4 +1,5 @@
-"""What every DAG shares: default arguments, tags, and turning bad input into a final failure."""
+"""What every DAG shares: default arguments, tags, failure callbacks (audit row, notifications),
+and turning bad input into a final failure."""
 
 from __future__ import annotations
 
@@ -20,6 +21,17 @@ def runbook_url(dag_id: str, task_id: str) -> str:
     return f"{config.RUNBOOK_URL}#{anchor}"
 
 
+def describe_error(error: BaseException | None) -> str:
+    """`<type>: <message>` of a task's exception. Bad input arrives wrapped in an
+    AirflowFailException (see bad_input_fails_task): the wrapped error's type is the one named."""
+    if error is None:
+        return "unknown error"
+    cause = error.__cause__
+    if type(error).__name__ == "AirflowFailException" and cause is not None and str(cause) == str(error):
+        return f"{type(cause).__name__}: {cause}"
+    return f"{type(error).__name__}: {error}"
+
+
 def record_failure(context) -> None:
     """Failure callback: log the task, run, error and runbook link, and keep them in
     audit.task_failures. Never raises (a callback failing must not hide the task's error)."""
@@ -31,7 +43,7 @@ def record_failure(context) -> None:
     run_id = context.get("run_id") or getattr(ti, "run_id", "")
     error = context.get("exception")
     url = runbook_url(dag_id, task_id)
-    message = f"{type(error).__name__}: {error}" if error else "unknown error"
+    message = describe_error(error)
     log.error("task %s.%s failed in run %s: %s. Runbook: %s", dag_id, task_id, run_id, message, url)
     try:
         from include.db.connection import connect
@@ -44,6 +56,14 @@ def record_failure(context) -> None:
             )
     except Exception as err:  # the database may be what failed
         log.warning("could not record the failure in audit.task_failures: %s", err)
+
+
+def notify_failure(context) -> None:
+    """Failure callback: tell people (e-mail, webhook) when their connections are set; see
+    include/notifications.py. Imported here lazily: DAG files stay cheap to parse."""
+    from include.notifications import notify_failure as send
+
+    send(context)
 
 
 def record_success(context) -> None:
@@ -81,7 +101,7 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(minutes=30),
-    "on_failure_callback": record_failure,
+    "on_failure_callback": [record_failure, notify_failure],
     "on_success_callback": record_success,
 }
 

@@ -22,11 +22,16 @@ PASSWORDS_ENV = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 
 def uses_embedded_server() -> bool:
     """The embedded server is needed unless both databases are configured elsewhere by the user."""
-    from tools import embedded
+    from urllib.parse import urlsplit
 
-    address = embedded.base_url().split("://", 1)[1]
-    values = [os.environ.get(config.DWH_CONN_ENV), os.environ.get(METADATA_ENV)]
-    return any(value is None or address in value for value in values)
+    embedded = (config.EMBEDDED_PG_HOST, config.EMBEDDED_PG_PORT)
+    if not os.environ.get(config.DWH_CONN_ENV) or not os.environ.get(METADATA_ENV):
+        return True
+    from include.db.connection import warehouse_params
+
+    dwh = warehouse_params()  # URI or JSON form, parsed by Airflow
+    metadata = urlsplit(os.environ[METADATA_ENV])
+    return (dwh.host, dwh.port) == embedded or (metadata.hostname, metadata.port) == embedded
 
 
 def configure_environment(warehouse_db: str | None = None) -> dict[str, str]:

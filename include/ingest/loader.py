@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import logging
+import re
 import time
 import zipfile
 from collections.abc import Iterator
@@ -52,25 +53,27 @@ class LoadResult:
 
 
 @contextmanager
-def open_data_file(path: Path) -> Iterator[tuple[str, BinaryIO]]:
-    """Yield (label, binary stream) of the CSV in `path` (a .zip holding one, or a plain file)."""
+def open_data_file(path: Path, name: str | None = None) -> Iterator[tuple[str, BinaryIO]]:
+    """Yield (label, binary stream) of the CSV in `path` (a .zip holding one, or a plain file).
+    Messages name the file `name` (the source as the user gave it), else `path`."""
+    shown = name or str(path)
     if not path.is_file():
-        raise IngestError(f"{path}: file not found")
+        raise IngestError(f"{shown}: file not found")
     if zipfile.is_zipfile(path):
         try:
             zf = zipfile.ZipFile(path)
             names = [n for n in zf.namelist() if not n.endswith("/")]
         except (zipfile.BadZipFile, OSError) as err:
-            raise IngestError(f"{path}: not a readable zip archive ({err})") from err
+            raise IngestError(f"{shown}: not a readable zip archive ({err})") from err
         with zf:
             known = [n for n in names if Path(n).name in {lay.file_name for lay in LAYOUTS.values()}]
             csvs = known or [n for n in names if n.lower().endswith((".csv", ".tsv"))]
             if len(csvs) != 1:
                 what = "no CSV file" if not csvs else f"{len(csvs)} CSV files"
                 raise IngestError(
-                    f"{path}: the zip holds {what} (members: {', '.join(names) or 'none'}); expected one data CSV"
+                    f"{shown}: the zip holds {what} (members: {', '.join(names) or 'none'}); expected one data CSV"
                 )
-            label = f"{path}!{csvs[0]}"
+            label = f"{shown}!{csvs[0]}"
             try:
                 with zf.open(csvs[0]) as stream:
                     yield label, stream
@@ -81,8 +84,8 @@ def open_data_file(path: Path) -> Iterator[tuple[str, BinaryIO]]:
         head = fh.read(4)
         fh.seek(0)
         if head.startswith(b"PK"):
-            raise IngestError(f"{path}: looks like a zip archive but is corrupt or truncated")
-        yield str(path), fh
+            raise IngestError(f"{shown}: looks like a zip archive but is corrupt or truncated")
+        yield shown, fh
 
 
 def zlib_error() -> type[Exception]:
@@ -91,30 +94,132 @@ def zlib_error() -> type[Exception]:
     return zlib.error
 
 
-def read_header(stream: BinaryIO, label: str) -> tuple[bytes, str]:
-    """Read up to the first newline; returns (bytes read so far, header text)."""
+# File signatures of common non-text files, to name what was given instead of a CSV.
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "gzip-compressed data; decompress it, or zip the CSV"),
+    (b"\xfd7zXZ\x00", "xz-compressed data"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook or other OLE2 file; export it as CSV"),
+    (b"PAR1", "a Parquet file"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x7fELF", "an executable"),
+)
+# Byte order marks of the encodings transcoded to UTF-8 on the way to COPY (UTF-32 first: its
+# little-endian mark starts with UTF-16's).
+BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# C0 control bytes that never occur in a text CSV (tab, newlines, form feed, vertical tab, ESC
+# and the DOS end-of-file mark SUB are allowed).
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x19\x1c-\x1f]")
+
+
+def not_text_reason(head: bytes) -> str | None:
+    """Why `head` (the first bytes of a file) is not CSV text, or None when it may be."""
+    for signature, what in SIGNATURES:
+        if head.startswith(signature):
+            kind, _, hint = what.partition("; ")
+            return f"not a text file: {kind} (signature at byte 0{'; ' + hint if hint else ''})"
+    if utf16_without_bom(head):
+        return (
+            "the file looks UTF-16 encoded without a byte order mark (NUL every other byte); "
+            "save it as UTF-8 or ISO-8859-1 CSV"
+        )
+    control = _CONTROL.search(head)
+    if control:
+        return f"not a text file (binary data at byte {control.start()}: 0x{head[control.start()]:02x})"
+    return None
+
+
+def utf16_without_bom(head: bytes) -> bool:
+    """NUL at every odd (little-endian) or every even (big-endian) position of a text start."""
+    sample = head[: min(len(head), 400) // 2 * 2]
+    if len(sample) < 4:
+        return False
+    even, odd = sample[0::2], sample[1::2]
+    return (odd.count(0) == len(odd) and even.count(0) == 0) or (
+        even.count(0) == len(even) and odd.count(0) == 0
+    )
+
+
+class _Transcoded(io.RawIOBase):
+    """A binary stream of UTF-8 bytes decoded incrementally from `stream` in `encoding`
+    (its byte order mark consumed): memory stays flat."""
+
+    def __init__(self, stream: BinaryIO, encoding: str) -> None:
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        self._pending = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        while not self._pending and not self._done:
+            raw = self._stream.read(config.COPY_CHUNK_BYTES)
+            self._done = not raw
+            self._pending = self._decoder.decode(raw, final=self._done).encode("utf-8")
+        n = min(len(b), len(self._pending))
+        b[:n], self._pending = self._pending[:n], self._pending[n:]
+        return n
+
+
+@dataclass(frozen=True)
+class Head:
+    """The start of a data file: the bytes read so far, the header line, the stream of the rest
+    (UTF-8 when the file was transcoded) and the encoding it was transcoded from."""
+
+    first: bytes
+    header: str
+    stream: BinaryIO
+    transcoded_from: str | None = None
+
+
+def read_header(stream: BinaryIO, label: str) -> Head:
+    """Read up to the first newline, after checking the file is text. UTF-16 and UTF-32 files
+    with a byte order mark are transcoded to UTF-8; binary data is named as such."""
     first = stream.read(1 << 16)
     if not first:
         raise IngestError(f"{label}: the file is empty (no header, no rows)")
-    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in first[:200]:
-        raise IngestError(
-            f"{label}: the file looks UTF-16 encoded (byte order mark or NUL bytes); "
-            "save it as UTF-8 or ISO-8859-1 CSV"
-        )
+    transcoded_from = next((enc for bom, enc in BOMS if first.startswith(bom)), None)
+    if transcoded_from:
+        stream = io.BufferedReader(_Transcoded(_Prefixed(first, stream), transcoded_from))
+        try:
+            first = stream.read(1 << 16)
+        except UnicodeDecodeError as err:
+            raise IngestError(f"{label}: not valid {transcoded_from} text ({err.reason})") from err
+        if not first:
+            raise IngestError(f"{label}: the file is empty (a {transcoded_from} byte order mark only)")
+        log.info("%s: %s with a byte order mark, transcoded to UTF-8 for COPY", label, transcoded_from)
+    reason = not_text_reason(first)
+    if reason:
+        raise IngestError(f"{label}: {reason}; expected a CSV file (or a zip holding one)")
     newline = first.find(b"\n")
     header = first if newline < 0 else first[:newline]
     if header.startswith(codecs.BOM_UTF8):
         header = header[len(codecs.BOM_UTF8) :]
-    return first, header.decode("latin-1").rstrip("\r")
+    return Head(first, header.decode("latin-1").rstrip("\r"), stream, transcoded_from)
 
 
-def _copy_statement(layout: Layout, *, transcode_in_server: bool) -> sql.Composed:
+def _copy_statement(
+    layout: Layout, *, transcode_in_server: bool, pg_encoding: str | None = None
+) -> sql.Composed:
     options = [sql.SQL("format csv"), sql.SQL("header true")]
     options.append(
         sql.SQL("delimiter {}").format(sql.Literal(layout.delimiter if transcode_in_server else ","))
     )
     if transcode_in_server:
-        options.append(sql.SQL("encoding {}").format(sql.Literal(layout.pg_encoding)))
+        options.append(sql.SQL("encoding {}").format(sql.Literal(pg_encoding or layout.pg_encoding)))
     return sql.SQL("copy {table} ({columns}) from stdin with ({options})").format(
         table=sql.Identifier("raw", layout.raw_table),
         columns=sql.SQL(", ").join(sql.Identifier(c) for c in layout.raw_columns),
@@ -136,13 +241,15 @@ def _stream_bytes(copy: psycopg.Copy, first: bytes, stream: BinaryIO, label: str
     return sent
 
 
-def _stream_reordered(copy: psycopg.Copy, first: bytes, stream: BinaryIO, match: HeaderMatch) -> int:
+def _stream_reordered(
+    copy: psycopg.Copy, first: bytes, stream: BinaryIO, match: HeaderMatch, encoding: str | None = None
+) -> int:
     """Slow path for headers that differ in order or carry extra columns: parse and re-emit
     only the layout's columns, in its order (tolerating unknown extra columns)."""
     layout = match.layout
     keys = [c.strip() for c in match.columns]
     index = [keys.index(next(k for k in keys if _same(k, c))) for c in layout.source_columns]
-    text = io.TextIOWrapper(_Prefixed(first, stream), encoding=layout.encoding, newline="")
+    text = io.TextIOWrapper(_Prefixed(first, stream), encoding=encoding or layout.encoding, newline="")
     reader = csv.reader(text, delimiter=layout.delimiter)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -197,12 +304,15 @@ def copy_into_raw(
     layout_name: str | None = None,
     *,
     replace: bool = True,
+    source_name: str | None = None,
 ) -> LoadResult:
     """Load `path` as load `load_id` into its raw table; `replace` first deletes rows an earlier
-    attempt of the same load left (a rerun), which a first attempt can skip."""
+    attempt of the same load left (a rerun), which a first attempt can skip. Messages name the
+    file `source_name` (the source as given), else `path`."""
     started = time.monotonic()
-    with open_data_file(path) as (label, stream):
-        first, header = read_header(stream, label)
+    with open_data_file(path, source_name) as (label, raw_stream):
+        head = read_header(raw_stream, label)
+        first, header, stream = head.first, head.header, head.stream
         try:
             match = match_header(header, label, layout_name)
         except LayoutError as err:
@@ -228,19 +338,25 @@ def copy_into_raw(
             (str(load_id),),
         )
         cur = conn.cursor()
+        # A transcoded file (UTF-16/32 with a byte order mark) reaches COPY as UTF-8.
+        encoding = "utf-8" if head.transcoded_from else layout.encoding
         try:
-            statement = _copy_statement(layout, transcode_in_server=match.is_exact)
+            statement = _copy_statement(
+                layout,
+                transcode_in_server=match.is_exact,
+                pg_encoding="UTF8" if head.transcoded_from else None,
+            )
             # The queued writer sends from a thread while this one reads and inflates the file.
             with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
                 if match.is_exact:
                     _stream_bytes(copy, first, stream, label)
                 else:
-                    _stream_reordered(copy, first, stream, match)
+                    _stream_reordered(copy, first, stream, match, encoding)
         except psycopg.errors.DataError as err:
             raise IngestError(f"{label}: {_pg_problem(err)}") from err
         except UnicodeDecodeError as err:
             raise IngestError(
-                f"{label}: not valid {layout.encoding} text ({err.reason} at byte {err.start})"
+                f"{label}: not valid {head.transcoded_from or encoding} text ({err.reason})"
             ) from err
         rows = cur.rowcount
         if rows <= 0:

@@ -307,6 +307,13 @@ def stage(
     last DAG of the pipeline to switch them on (`publish_snapshot`). Returns the row counts."""
     marts = tuple(marts)
     counts = audit(conn, marts, run_id)
+    current = conn.execute(
+        "select count(*) from published.current_runs where run_id = %s and mart = any(%s)",
+        (run_id, [m.name for m in marts]),
+    ).fetchone()[0]
+    if current == len(marts):  # a rerun after the pipeline published this run: nothing to stage
+        log.info("run %s of %s is already published: %s", run_id, dag_id, counts)
+        return counts
     for mart in marts:
         conn.execute(
             "insert into published.staged_runs (mart, run_id, dag_id, load_id) values (%s, %s, %s, %s)"
@@ -329,13 +336,15 @@ class StagedRun:
     run_id: str
     dag_id: str
     load_id: int | None
+    staged_at: object = None  # None: the published run (nothing newer staged)
 
 
 def _newest_staged(conn: psycopg.Connection, marts: Iterable[Mart]) -> StagedRun | None:
     names = [m.name for m in marts]
     row = conn.execute(
-        "select run_id, min(dag_id), max(load_id) from published.staged_runs where mart = any(%s)"
-        " group by run_id having count(distinct mart) = %s order by max(staged_at) desc limit 1",
+        "select run_id, min(dag_id), max(load_id), max(staged_at) from published.staged_runs"
+        " where mart = any(%s) group by run_id having count(distinct mart) = %s"
+        " order by max(staged_at) desc limit 1",
         (names, len(names)),
     ).fetchone()
     return StagedRun(*row) if row else None
@@ -352,6 +361,23 @@ def newest_staged(conn: psycopg.Connection, marts: Iterable[Mart]) -> StagedRun:
             " writes them first; nothing published, BI stays on the previous complete run"
         )
     return staged
+
+
+def staged_or_current(conn: psycopg.Connection, marts: Iterable[Mart], dag_id: str) -> StagedRun | None:
+    """The newest staged run of `marts`, else the published one (staged_at None; its load from the
+    pipeline run that published it), else None."""
+    marts = tuple(marts)
+    staged = _newest_staged(conn, marts)
+    if staged is not None:
+        return staged
+    row = conn.execute(
+        "select c.run_id, (select p.load_id from audit.pipeline_runs p"
+        " where c.run_id in (p.segments_run_id, p.recommendations_run_id)"
+        " order by p.published_at desc nulls last limit 1)"
+        " from published.current_runs c where c.mart = %s",
+        (marts[0].name,),
+    ).fetchone()
+    return StagedRun(row[0], dag_id, row[1]) if row else None
 
 
 def pipeline_run(conn: psycopg.Connection, marts: Iterable[Mart]) -> str | None:
@@ -372,15 +398,18 @@ def publish_snapshot(
 ) -> dict[str, str]:
     """Switch every mart of `runs` ({run_id: marts}) to its run, in the caller's transaction:
     the whole pipeline's marts change together or not at all. Each run must have staged its marts
-    (audited). Returns {mart: run_id}."""
+    (audited), or already be the published run (a rerun switches it again: a no-op). Returns
+    {mart: run_id}."""
     switched = {}
     for run_id, marts in runs.items():
         marts = tuple(marts)
         names = [m.name for m in marts]
-        staged = conn.execute(
-            "select count(*) from published.staged_runs where run_id = %s and mart = any(%s)", (run_id, names)
-        ).fetchone()[0]
-        if staged != len(names):
+        staged, current = conn.execute(
+            "select (select count(*) from published.staged_runs where run_id = %(run)s and mart = any(%(names)s)),"
+            " (select count(*) from published.current_runs where run_id = %(run)s and mart = any(%(names)s))",
+            {"run": run_id, "names": names},
+        ).fetchone()
+        if len(names) not in (staged, current):
             raise PublishCheckError(
                 f"run {run_id} has not staged all of marts {', '.join(names)} (audited {staged} of"
                 f" {len(names)}); nothing published, BI stays on the previous complete run"

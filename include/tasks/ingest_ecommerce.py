@@ -31,12 +31,21 @@ def land_source(source: str) -> dict:
 
 
 def load_raw(landed: dict, dag_id: str, run_id: str, layout: str | None = None) -> dict:
-    """COPY the landed file into its raw table as this run's load; records the run in audit."""
+    """COPY the landed file into its raw table as this run's load; records the run in audit.
+    Messages name a local file as the user gave it (a download by its landed path)."""
+    shown = landed.get("source") if landed.get("kind") == "file" else None
     with connect() as conn:
         load_id, is_rerun = audit.start(conn, dag_id, run_id, landed)
         conn.commit()
         try:
-            result = copy_into_raw(conn, Path(landed["path"]), load_id, layout, replace=is_rerun)
+            result = copy_into_raw(
+                conn,
+                Path(landed["path"]),
+                load_id,
+                layout,
+                replace=is_rerun,
+                source_name=shown,
+            )
             audit.finish(conn, load_id, result.layout, result.rows, {"load": result.seconds})
             conn.commit()
         except Exception as err:

@@ -16,19 +16,34 @@ log = logging.getLogger(__name__)
 
 
 def resolve_snapshot() -> dict:
-    """The runs this publication switches on: the newest staged segmentation and recommendations,
-    which must come from the load staging holds now (else the pipeline for that load is not
-    complete: nothing is published)."""
+    """The runs this publication switches on: the newest staged segmentation and recommendations
+    (else the published ones: a rerun publishes the same snapshot again). Both must come from the
+    load staging holds now, and recommendations must be newer than the segments they build on;
+    otherwise the pipeline for the load is not complete and nothing is published."""
     with connect() as conn:
         load_id = conn.execute("select max(load_id) from staging.order_lines").fetchone()[0]
-        segments = publish.newest_staged(conn, publish.SEGMENT_MARTS["transactions"])
-        recommendations = publish.newest_staged(conn, publish.RECOMMENDATION_MARTS)
-    for stage in (segments, recommendations):
+        segments = publish.staged_or_current(conn, publish.SEGMENT_MARTS["transactions"], "segment_customers")
+        recommendations = publish.staged_or_current(conn, publish.RECOMMENDATION_MARTS, "recommend_products")
+    for stage, dag_id in ((segments, "segment_customers"), (recommendations, "recommend_products")):
+        if stage is None:
+            raise publish.PublishCheckError(
+                f"no {dag_id} run has staged its marts: run {dag_id} first; nothing published"
+            )
         if stage.load_id != load_id:
             raise publish.PublishCheckError(
-                f"{stage.dag_id} run {stage.run_id} was built from load {stage.load_id}, but staging holds"
-                f" load {load_id}: rerun {stage.dag_id} for this load; BI stays on the previous complete run"
+                f"{dag_id} run {stage.run_id} was built from load {stage.load_id}, but staging holds"
+                f" load {load_id}: rerun {dag_id} for this load; BI stays on the previous complete run"
             )
+    if segments.staged_at is not None and (
+        recommendations.staged_at is None or recommendations.staged_at < segments.staged_at
+    ):
+        raise publish.PublishCheckError(
+            f"segment_customers run {segments.run_id} is newer than the recommendations (run"
+            f" {recommendations.run_id}): run recommend_products so that they build on it; BI stays on"
+            " the previous complete run"
+        )
+    if segments.staged_at is None and recommendations.staged_at is None:
+        log.info("nothing new staged: the published snapshot is switched on again (a no-op)")
     snapshot = {
         "load_id": load_id,
         "segments_run_id": segments.run_id,

@@ -3,6 +3,8 @@ problem. Files are real sample lines plus the bad ones, loaded into the real Pos
 
 from __future__ import annotations
 
+import gzip
+import random
 import zipfile
 from pathlib import Path
 
@@ -157,7 +159,10 @@ def test_unknown_extra_columns_are_tolerated_with_a_warning(warehouse, db, tmp_p
 @pytest.mark.parametrize(
     ("kind", "content", "layout", "words"),
     [
-        ("utf-16", "utf-16", None, "looks UTF-16 encoded"),
+        ("utf-16 without a byte order mark", "utf-16", None, "looks UTF-16 encoded"),
+        ("random bytes", "random", None, "not a text file (binary data at byte"),
+        ("png", "png", None, "not a text file: a PNG image"),
+        ("gzip named .zip", "gzip", None, "not a text file: gzip-compressed data"),
         ("semicolons", "semicolon", None, "semicolon-separated"),
         ("missing column", "missing", None, "missing required column(s) Country"),
         ("wrong layout", "personality", "online_retail", "looks like layout 'customer_personality'"),
@@ -170,7 +175,16 @@ def test_unloadable_files_fail_naming_the_problem(
     from include.ingest.loader import IngestError
 
     if content == "utf-16":
-        path = _write(tmp_path, "utf16.csv", good_lines[:20], encoding="utf-16")
+        path = _write(tmp_path, "utf16.csv", good_lines[:20], encoding="utf-16-le")
+    elif content == "random":
+        path = tmp_path / "random.csv"
+        path.write_bytes(random.Random(3).randbytes(2048))
+    elif content == "png":
+        path = tmp_path / "chart.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64))
+    elif content == "gzip":
+        path = tmp_path / "data.zip"
+        path.write_bytes(gzip.compress(("\n".join([HEADER, *good_lines[:20]]) + "\n").encode("latin-1")))
     elif content == "semicolon":
         path = _write(
             tmp_path, "semi.csv", [x.replace(",", ";") for x in good_lines[:20]], HEADER.replace(",", ";")
@@ -186,6 +200,26 @@ def test_unloadable_files_fail_naming_the_problem(
     with pytest.raises(IngestError) as err:
         _ingest(path, f"unloadable-{kind}", layout)
     assert path.name in str(err.value) and words in str(err.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_and_utf32_with_a_byte_order_mark_load_like_the_latin1_file(db, tmp_path, good_lines, encoding):
+    """The same lines (with their pound signs and accents) as UTF-16/32 with a BOM are transcoded
+    to UTF-8 for COPY: the raw rows equal those of the ISO-8859-1 original, line by line."""
+    lines = [*good_lines[:50], "581099,22138,CAFÉ CRÈME £ SET,3,12/9/2011 12:50,4.95,12680,France"]
+    latin = _ingest(_write(tmp_path, "latin1.csv", lines), f"bom-latin1-{encoding}")
+    wide = _ingest(_write(tmp_path, f"{encoding}.csv", lines, encoding=encoding), f"bom-{encoding}")
+    assert wide["rows"] == latin["rows"] == 51
+
+    def rows(load_id: int) -> list[tuple]:
+        return db.execute(
+            "select source_line_number, invoice_no, stock_code, description, quantity, invoice_date,"
+            " unit_price, customer_id, country from raw.online_retail_lines where load_id = %s order by 1",
+            (load_id,),
+        ).fetchall()
+
+    assert rows(wide["load_id"]) == rows(latin["load_id"])
+    assert rows(wide["load_id"])[-1][3] == "CAFÉ CRÈME £ SET"
 
 
 def test_only_cancellations_fail_as_nothing_left(warehouse, db, tmp_path, good_lines):
