@@ -301,24 +301,13 @@ def _index_run(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
     conn.execute(sql.SQL("analyze {}").format(partition))
 
 
-def _drop_runs(conn: psycopg.Connection, mart: Mart, run_ids: Iterable[str]) -> int:
-    """Remove the rows of `run_ids` from published.<mart>; returns the rows (a partitioned mart:
-    the partitions dropped). Dropping a partition waits for BI readers of the mart: after
-    LOCK_WAIT_SECONDS it gives up, leaving the partition to the next drop_unpublished."""
-    run_ids = list(run_ids)
-    if not run_ids:
-        return 0
-    if not mart.partitioned:
-        return conn.execute(
-            sql.SQL("delete from {} where run_id = any(%s)").format(mart.table), (run_ids,)
-        ).rowcount
-    return _drop_partitions(conn, mart, [mart.partition(r) for r in run_ids])
-
-
 LOCK_WAIT_SECONDS = 5
 
 
 def _drop_partitions(conn: psycopg.Connection, mart: Mart, names: list[str]) -> int:
+    """Drop these partitions of published.<mart>; returns how many. Dropping a partition waits
+    for the BI readers of the mart: after LOCK_WAIT_SECONDS it gives up, leaving the partition
+    to the next run (the publication goes on)."""
     dropped = 0
     for name in names:
         qualified = f"{config.PUBLISHED_SCHEMA}.{name}"
@@ -342,26 +331,52 @@ def _drop_partitions(conn: psycopg.Connection, mart: Mart, names: list[str]) -> 
     return dropped
 
 
-def write_run_rows(conn: psycopg.Connection, mart: str, run_id: str, frame: pd.DataFrame) -> int:
-    """Replace run `run_id`'s rows of published.<mart> with `frame` (idempotent per run).
+def write_run_rows(conn: psycopg.Connection, mart: str | Mart, run_id: str, frame: pd.DataFrame) -> int:
+    """Replace run `run_id`'s rows of published.<mart> with `frame` (idempotent per run); `mart`
+    is a declared mart or its name.
 
     Not visible to BI until `publish`: the view shows the run current_runs points at.
     """
-    _clear_run(conn, _mart(mart), run_id)
-    rows = copy_dataframe(conn, config.PUBLISHED_SCHEMA, mart, frame, constants={"run_id": run_id})
-    _index_run(conn, _mart(mart), run_id)
+    mart = _mart(mart)
+    _clear_run(conn, mart, run_id)
+    rows = copy_dataframe(conn, config.PUBLISHED_SCHEMA, mart.name, frame, constants={"run_id": run_id})
+    _index_run(conn, mart, run_id)
     return rows
 
 
 def write_run_rows_sql(
-    conn: psycopg.Connection, mart: str, run_id: str, insert_sql: str, params: dict | None = None
+    conn: psycopg.Connection, mart: str | Mart, run_id: str, insert_sql: str, params: dict | None = None
 ) -> int:
     """Same as write_run_rows, for rows built by set-based SQL (`insert into published.<mart> ...`
     taking %(run_id)s among its parameters)."""
-    _clear_run(conn, _mart(mart), run_id)
+    mart = _mart(mart)
+    _clear_run(conn, mart, run_id)
     rows = conn.execute(insert_sql, {**(params or {}), "run_id": run_id}).rowcount
-    _index_run(conn, _mart(mart), run_id)
+    _index_run(conn, mart, run_id)
     return rows
+
+
+def _unpublished_partitions(
+    conn: psycopg.Connection, mart: Mart, run_id: str, keep_staged: bool = False
+) -> list[str]:
+    """The partitions of a partitioned mart that belong to no run kept: neither `run_id`, nor the
+    published run, nor the history (nor, with `keep_staged`, a run waiting in staged_runs)."""
+    staged = " union select run_id from published.staged_runs where mart = %(mart)s" if keep_staged else ""
+    keep = {run_id} | {
+        r[0]
+        for r in conn.execute(
+            "select run_id from published.run_history where mart = %(mart)s"
+            " union select run_id from published.current_runs where mart = %(mart)s" + staged,
+            {"mart": mart.name},
+        )
+    }
+    kept = {mart.partition(r) for r in keep}
+    partitions = conn.execute(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+        " where i.inhparent = %s::regclass order by 1",
+        (f"{config.PUBLISHED_SCHEMA}.{mart.name}",),
+    )
+    return [r[0] for r in partitions if r[0] not in kept]
 
 
 def drop_unpublished(conn: psycopg.Connection, marts: Iterable[Mart], run_id: str) -> int:
@@ -370,28 +385,16 @@ def drop_unpublished(conn: psycopg.Connection, marts: Iterable[Mart], run_id: st
     stay. Returns the rows (partitioned marts: the partitions)."""
     total = 0
     for mart in marts:
-        keep = {
-            r[0]
-            for r in conn.execute(
-                "select run_id from published.run_history where mart = %(mart)s"
-                " union select run_id from published.current_runs where mart = %(mart)s",
-                {"mart": mart.name},
-            )
-        } | {run_id}
         if mart.partitioned:
-            partitions = [
-                r[0]
-                for r in conn.execute(
-                    "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
-                    " where i.inhparent = %s::regclass order by 1",
-                    (f"{config.PUBLISHED_SCHEMA}.{mart.name}",),
-                )
-            ]
-            kept = {mart.partition(r) for r in keep}
-            deleted = _drop_partitions(conn, mart, [p for p in partitions if p not in kept])
+            deleted = _drop_partitions(conn, mart, _unpublished_partitions(conn, mart, run_id))
         else:
             deleted = conn.execute(
-                sql.SQL("delete from {} where not (run_id = any(%s))").format(mart.table), (list(keep),)
+                sql.SQL(
+                    "delete from {} where run_id <> %(run_id)s"
+                    " and run_id not in (select run_id from published.run_history where mart = %(mart)s)"
+                    " and run_id not in (select run_id from published.current_runs where mart = %(mart)s)"
+                ).format(mart.table),
+                {"run_id": run_id, "mart": mart.name},
             ).rowcount
         conn.execute(
             "delete from published.staged_runs where mart = %s and run_id <> %s and run_id not in"
@@ -485,10 +488,13 @@ def activate(
             )
         ]
         if stale:
-            _drop_runs(conn, mart, stale)
+            if not mart.partitioned:
+                conn.execute(sql.SQL("delete from {} where run_id = any(%s)").format(mart.table), (stale,))
             conn.execute(
                 "delete from published.run_history where mart = %s and run_id = any(%s)", (mart.name, stale)
             )
+        if mart.partitioned:  # the stale runs, and any an earlier drop had to leave to a BI reader
+            _drop_partitions(conn, mart, _unpublished_partitions(conn, mart, run_id, keep_staged=True))
         log.info("marts.%s now shows run %s", mart.name, run_id)
 
 
