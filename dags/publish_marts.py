@@ -10,12 +10,15 @@ complete run: a stage that fails leaves BI on the previous complete run.
    the load staging holds now.
 2. **publish_trends**: `segment_monthly_trends` and `segment_weekday_hour_sales` from the
    snapshot's segments, written for this run and audited (not empty, unique keys).
-3. **record_pipeline_run**: this run's row of `marts.pipeline_runs` (source, checksum, rows per
+3. **publish_star_schema**: the star schema `dim_customers`, `dim_products`, `dim_dates`,
+   `fct_order_lines`, `fct_returns` from staging and the snapshot's segments, written for this run
+   and audited (unique keys, facts reconciled with staging in rows and amount, no orphan key).
+4. **record_pipeline_run**: this run's row of `marts.pipeline_runs` (source, checksum, rows per
    stage, chosen k, key metrics, seconds per DAG, the runs it publishes), status `pending`.
-4. **publish_snapshot**: one transaction: every mart's pointer moves to its run (segments,
-   recommendations, trends) and this row becomes `is_current`, status `published`.
-5. **grant_bi_access**: the `bi_reader` role: SELECT on marts only, default privileges.
-6. **export_hyper**: `.local/runs/<run_id>/tableau/marts.hyper` (when the `export_hyper` Param is on).
+5. **publish_snapshot**: one transaction: every mart's pointer moves to its run (segments,
+   recommendations, trends, star schema) and this row becomes `is_current`, status `published`.
+6. **grant_bi_access**: the `bi_reader` role: SELECT on marts only, default privileges.
+7. **export_hyper**: `.local/runs/<run_id>/tableau/marts.hyper` (when the `export_hyper` Param is on).
 """
 
 from __future__ import annotations
@@ -52,6 +55,15 @@ def publish_marts():
             return publish_marts.publish_trends(get_current_context()["run_id"], snapshot)
 
     @task
+    def publish_star_schema(snapshot: dict) -> dict:
+        """Writes published.dim_customers / dim_products / dim_dates / fct_order_lines / fct_returns
+        of this run (staged)."""
+        from include.tasks import publish_marts
+
+        with bad_input_fails_task():
+            return publish_marts.publish_star_schema(get_current_context()["run_id"], snapshot)
+
+    @task
     def record_pipeline_run(snapshot: dict) -> dict:
         """Writes this run's row of audit.pipeline_runs (marts.pipeline_runs), status pending."""
         from include.tasks import publish_marts
@@ -83,9 +95,10 @@ def publish_marts():
 
     snapshot = resolve_snapshot()
     trends = publish_trends(snapshot)
+    star = publish_star_schema(snapshot)
     recorded = record_pipeline_run(snapshot)
     switched = publish_snapshot(snapshot)
-    trends >> recorded >> switched >> grant_bi_access() >> export_hyper()
+    trends >> star >> recorded >> switched >> grant_bi_access() >> export_hyper()
 
 
 publish_marts()

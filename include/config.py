@@ -105,7 +105,11 @@ CONTENT_MAX_NGRAM_PRODUCTS = _env_int("CONTENT_MAX_NGRAM_PRODUCTS", 1_000)
 RUNS_KEPT = _env_int("RUNS_KEPT", 5)  # past runs of every mart kept in published.*
 BI_ROLE = _env("BI_ROLE", "bi_reader")
 BI_READER_PASSWORD = _env("BI_READER_PASSWORD", "")  # set it; the embedded server trusts local logins
-TABLEAU_TDS_PATH = PROJECT_ROOT / "docs" / "tableau" / "marts.tds"
+PRICE_BANDS = _env_int("PRICE_BANDS", 5)  # marts.dim_products.price_band: quantile bands of unit price
+PRODUCT_GROUP_MIN_PRODUCTS = _env_int("PRODUCT_GROUP_MIN_PRODUCTS", 10)  # descriptions a group word must end
+TABLEAU_TDS_PATH = PROJECT_ROOT / "docs" / "tableau" / "marts.tds"  # embedded warehouse (EMBEDDED_PG_PORT)
+TABLEAU_COMPOSE_TDS_PATH = PROJECT_ROOT / "docs" / "tableau" / "marts_compose.tds"  # docker compose
+COMPOSE_WAREHOUSE_PORT = _env_int("COMPOSE_WAREHOUSE_PORT", 5433)  # docker-compose.yaml publishes it
 DATA_DICTIONARY_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"
 
 # --- every DAG: retries, runbook, Airflow services -------------------------------------------------

@@ -510,22 +510,19 @@ def stop() -> int:
 
 
 def docs() -> int:
-    """Regenerate docs/data_dictionary.md and docs/tableau/marts.tds from the warehouse's marts."""
+    """Regenerate docs/data_dictionary.md and the Tableau data sources of every environment
+    (docs/tableau/marts.tds, marts_compose.tds) from the warehouse's marts."""
     runtime.configure_environment()
     from include.db.connection import connect
     from include.publish import dictionary, tableau
-    from include.publish.catalog import marts
 
     with connect() as conn:
         text = dictionary.render(conn)
-        tds = tableau.render_tds(
-            marts(conn), config.EMBEDDED_PG_HOST, config.EMBEDDED_PG_PORT, config.WAREHOUSE_DB, config.BI_ROLE
-        )
+        paths = tableau.write_data_sources(conn)
     config.DATA_DICTIONARY_PATH.write_text(text, encoding="utf-8")
     print(f"wrote {config.DATA_DICTIONARY_PATH} ({text.count('## marts.')} relations)")
-    config.TABLEAU_TDS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    config.TABLEAU_TDS_PATH.write_text(tds, encoding="utf-8")
-    print(f"wrote {config.TABLEAU_TDS_PATH}")
+    for path in paths:
+        print(f"wrote {path}")
     return 0
 
 

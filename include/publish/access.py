@@ -15,7 +15,7 @@ PRIVATE_SCHEMAS = ("raw", "staging", "ml", "audit", "published")
 
 
 def ensure_bi_role(conn: psycopg.Connection, role: str = config.BI_ROLE, password: str | None = None) -> None:
-    """Create (or update) the login role `role` with SELECT on schema marts only.
+    """Create (or update) the login role `role` with SELECT on schema marts only (JIT off).
 
     The password comes from BI_READER_PASSWORD (never logged). Default privileges keep views
     and tables created later in marts readable. Idempotent.
@@ -28,6 +28,9 @@ def ensure_bi_role(conn: psycopg.Connection, role: str = config.BI_ROLE, passwor
     if password:
         # ALTER ROLE takes no bind parameters: psycopg quotes the literal client-side.
         conn.execute(sql.SQL("alter role {} login password {}").format(ident, sql.Literal(password)))
+    # BI queries are short aggregates: JIT compilation (on by default, for any query the planner
+    # costs above jit_above_cost, e.g. a scan of the sales fact) costs more than it saves there.
+    conn.execute(sql.SQL("alter role {} set jit = off").format(ident))
     database = conn.info.dbname
     conn.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(database), ident))
     conn.execute(sql.SQL("grant usage on schema marts to {}").format(ident))

@@ -15,6 +15,7 @@ state.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,15 +45,29 @@ class Check:
 
 @dataclass(frozen=True)
 class Mart:
-    """A BI-facing mart: history table published.<name>, view marts.<name>."""
+    """A BI-facing mart: history table published.<name>, view marts.<name>.
+
+    A mart with `partition_indexes` (the large facts) is list-partitioned on run_id, one
+    partition per run: a run's rows go into a fresh partition without indexes, which are then
+    built in bulk (`partition_indexes`, run_id being constant within the partition) and analysed;
+    a run leaves with its partition (DROP) instead of a DELETE of millions of rows."""
 
     name: str
     key: tuple[str, ...]
     checks: tuple[Check, ...] = ()
+    partition_indexes: tuple[tuple[str, ...], ...] = ()
 
     @property
     def table(self) -> sql.Identifier:
         return sql.Identifier(config.PUBLISHED_SCHEMA, self.name)
+
+    @property
+    def partitioned(self) -> bool:
+        return bool(self.partition_indexes)
+
+    def partition(self, run_id: str) -> str:
+        """The name of the run's partition (run ids hold ':' and '+': a digest, not the id)."""
+        return f"{self.name}__{hashlib.sha1(run_id.encode()).hexdigest()[:16]}"
 
 
 def _count(schema: str, table: str, expression: str = "count(*)", where: str = "") -> sql.Composed:
@@ -149,6 +164,79 @@ TREND_MARTS = (
     Mart("segment_monthly_trends", ("segment_id", "month_date")),
     Mart("segment_weekday_hour_sales", ("segment_id", "iso_weekday", "hour_of_day")),
 )
+
+
+def _reconciles(fact: str, staging: str) -> Check:
+    """The fact holds exactly the staging table's lines: same row count, same total amount."""
+    return Check(
+        f"one row per line of staging.{staging}, same total amount",
+        sql.SQL(
+            "select s.n as staging_rows, f.n as fact_rows, s.amount as staging_amount, f.amount as fact_amount"
+            " from (select count(*), coalesce(sum(line_amount), 0) from {}) s (n, amount),"
+            " (select count(*), coalesce(sum(amount), 0) from {} where run_id = %(run_id)s) f (n, amount)"
+            " where s.n <> f.n or s.amount <> f.amount"
+        ).format(
+            sql.Identifier(config.STAGING_SCHEMA, staging), sql.Identifier(config.PUBLISHED_SCHEMA, fact)
+        ),
+    )
+
+
+def _resolves(fact: str, key: str, dimension: str, dimension_key: str | None = None) -> Check:
+    """Every non-null `key` of the fact's run has a row in the dimension of the same run."""
+    dimension_key = dimension_key or key
+    return Check(
+        f"every {key} resolves to marts.{dimension}",
+        sql.SQL(
+            "select f.{key} as {orphan}, count(*) as fact_rows from {fact} f"
+            " where f.run_id = %(run_id)s and f.{key} is not null and not exists"
+            " (select 1 from {dim} d where d.run_id = f.run_id and d.{dim_key} = f.{key})"
+            " group by f.{key} order by f.{key}"
+        ).format(
+            key=sql.Identifier(key),
+            orphan=sql.Identifier(f"orphan_{key}"),
+            fact=sql.Identifier(config.PUBLISHED_SCHEMA, fact),
+            dim=sql.Identifier(config.PUBLISHED_SCHEMA, dimension),
+            dim_key=sql.Identifier(dimension_key),
+        ),
+    )
+
+
+def _one_row_per(mart: str, staging: str) -> Check:
+    return Check(
+        f"one row per row of staging.{staging}",
+        _same_count(
+            sql.SQL("select count(*) from {}").format(sql.Identifier(config.STAGING_SCHEMA, staging)),
+            _count(config.PUBLISHED_SCHEMA, mart),
+            "rows",
+        ),
+    )
+
+
+def _facts(name: str, staging: str, key: str) -> Mart:
+    return Mart(
+        name,
+        (key,),
+        (
+            _reconciles(name, staging),
+            _resolves(name, "customer_id", "dim_customers"),
+            _resolves(name, "product_id", "dim_products"),
+            _resolves(name, "date_key", "dim_dates"),
+        ),
+        # what BI slices the facts by (bench/bi_queries.py); each partition holds one run, so an
+        # index on (date_key) there is the (run_id, date_key) index of the whole table
+        partition_indexes=(("date_key",), ("customer_id",), ("product_id",)),
+    )
+
+
+# The star schema, built by publish_marts from the snapshot it publishes (dimensions first: the
+# facts' checks look their keys up in them).
+STAR_MARTS = (
+    Mart("dim_customers", ("customer_id",), (_one_row_per("dim_customers", "customers"),)),
+    Mart("dim_products", ("product_id",), (_one_row_per("dim_products", "products"),)),
+    Mart("dim_dates", ("date_key",)),
+    _facts("fct_order_lines", "order_lines", "order_line_key"),
+    _facts("fct_returns", "returns", "return_line_key"),
+)
 MARTS = {
     m.name: m
     for m in (
@@ -156,6 +244,7 @@ MARTS = {
         *SEGMENT_MARTS["customer_profiles"],
         *RECOMMENDATION_MARTS,
         *TREND_MARTS,
+        *STAR_MARTS,
     )
 }
 
@@ -163,51 +252,157 @@ MARTS = {
 # --- write ------------------------------------------------------------------------------------
 
 
-def write_run_rows(conn: psycopg.Connection, mart: str, run_id: str, frame: pd.DataFrame) -> int:
-    """Replace run `run_id`'s rows of published.<mart> with `frame` (idempotent per run).
+def _mart(mart: str | Mart) -> Mart:
+    if isinstance(mart, Mart):
+        return mart
+    return MARTS.get(mart) or Mart(mart, ())
+
+
+def _clear_run(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
+    """Empty the run's rows of published.<mart>: a DELETE, or for a partitioned mart a fresh
+    partition of its own (a rerun truncates it and drops its indexes, rebuilt after the load)."""
+    if not mart.partitioned:
+        conn.execute(sql.SQL("delete from {} where run_id = %s").format(mart.table), (run_id,))
+        return
+    partition = sql.Identifier(config.PUBLISHED_SCHEMA, mart.partition(run_id))
+    exists = conn.execute(
+        "select to_regclass(%s) is not null", (f"{config.PUBLISHED_SCHEMA}.{mart.partition(run_id)}",)
+    )
+    if exists.fetchone()[0]:
+        for i, _ in enumerate(mart.partition_indexes):
+            conn.execute(
+                sql.SQL("drop index if exists {}").format(
+                    sql.Identifier(config.PUBLISHED_SCHEMA, f"{mart.partition(run_id)}_{i}")
+                )
+            )
+        conn.execute(sql.SQL("truncate {}").format(partition))
+        return
+    # created on its own, then attached: ATTACH waits for no reader (CREATE ... PARTITION OF would)
+    conn.execute(sql.SQL("create table {} (like {} including defaults)").format(partition, mart.table))
+    conn.execute(
+        sql.SQL("alter table {} attach partition {} for values in ({})").format(
+            mart.table, partition, sql.Literal(run_id)
+        )
+    )
+
+
+def _index_run(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
+    """Build the indexes of a partitioned mart's run partition, in bulk, and analyse it."""
+    if not mart.partitioned:
+        return
+    name = mart.partition(run_id)
+    partition = sql.Identifier(config.PUBLISHED_SCHEMA, name)
+    for i, columns in enumerate(mart.partition_indexes):
+        conn.execute(
+            sql.SQL("create index {} on {} ({})").format(
+                sql.Identifier(f"{name}_{i}"), partition, sql.SQL(", ").join(map(sql.Identifier, columns))
+            )
+        )
+    conn.execute(sql.SQL("analyze {}").format(partition))
+
+
+LOCK_WAIT_SECONDS = 5
+
+
+def _drop_partitions(conn: psycopg.Connection, mart: Mart, names: list[str]) -> int:
+    """Drop these partitions of published.<mart>; returns how many. Dropping a partition waits
+    for the BI readers of the mart: after LOCK_WAIT_SECONDS it gives up, leaving the partition
+    to the next run (the publication goes on)."""
+    dropped = 0
+    for name in names:
+        qualified = f"{config.PUBLISHED_SCHEMA}.{name}"
+        if conn.execute("select to_regclass(%s) is null", (qualified,)).fetchone()[0]:
+            continue
+        previous = conn.execute("select current_setting('lock_timeout')").fetchone()[0]
+        try:
+            with conn.transaction():  # a savepoint: a lock timeout undoes this drop only
+                conn.execute("select set_config('lock_timeout', %s, true)", (f"{LOCK_WAIT_SECONDS}s",))
+                conn.execute(sql.SQL("drop table {}").format(sql.Identifier(config.PUBLISHED_SCHEMA, name)))
+            dropped += 1
+        except psycopg.errors.LockNotAvailable:
+            log.warning(
+                "published.%s: BI readers held %s for %d s; it stays until the next run drops it",
+                mart.name,
+                qualified,
+                LOCK_WAIT_SECONDS,
+            )
+        finally:
+            conn.execute("select set_config('lock_timeout', %s, true)", (previous,))
+    return dropped
+
+
+def write_run_rows(conn: psycopg.Connection, mart: str | Mart, run_id: str, frame: pd.DataFrame) -> int:
+    """Replace run `run_id`'s rows of published.<mart> with `frame` (idempotent per run); `mart`
+    is a declared mart or its name.
 
     Not visible to BI until `publish`: the view shows the run current_runs points at.
     """
-    conn.execute(
-        sql.SQL("delete from {} where run_id = %s").format(sql.Identifier(config.PUBLISHED_SCHEMA, mart)),
-        (run_id,),
-    )
-    return copy_dataframe(conn, config.PUBLISHED_SCHEMA, mart, frame, constants={"run_id": run_id})
+    mart = _mart(mart)
+    _clear_run(conn, mart, run_id)
+    rows = copy_dataframe(conn, config.PUBLISHED_SCHEMA, mart.name, frame, constants={"run_id": run_id})
+    _index_run(conn, mart, run_id)
+    return rows
 
 
 def write_run_rows_sql(
-    conn: psycopg.Connection, mart: str, run_id: str, insert_sql: str, params: dict | None = None
+    conn: psycopg.Connection, mart: str | Mart, run_id: str, insert_sql: str, params: dict | None = None
 ) -> int:
     """Same as write_run_rows, for rows built by set-based SQL (`insert into published.<mart> ...`
     taking %(run_id)s among its parameters)."""
-    conn.execute(
-        sql.SQL("delete from {} where run_id = %s").format(sql.Identifier(config.PUBLISHED_SCHEMA, mart)),
-        (run_id,),
+    mart = _mart(mart)
+    _clear_run(conn, mart, run_id)
+    rows = conn.execute(insert_sql, {**(params or {}), "run_id": run_id}).rowcount
+    _index_run(conn, mart, run_id)
+    return rows
+
+
+def _unpublished_partitions(
+    conn: psycopg.Connection, mart: Mart, run_id: str, keep_staged: bool = False
+) -> list[str]:
+    """The partitions of a partitioned mart that belong to no run kept: neither `run_id`, nor the
+    published run, nor the history (nor, with `keep_staged`, a run waiting in staged_runs)."""
+    staged = " union select run_id from published.staged_runs where mart = %(mart)s" if keep_staged else ""
+    keep = {run_id} | {
+        r[0]
+        for r in conn.execute(
+            "select run_id from published.run_history where mart = %(mart)s"
+            " union select run_id from published.current_runs where mart = %(mart)s" + staged,
+            {"mart": mart.name},
+        )
+    }
+    kept = {mart.partition(r) for r in keep}
+    partitions = conn.execute(
+        "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+        " where i.inhparent = %s::regclass order by 1",
+        (f"{config.PUBLISHED_SCHEMA}.{mart.name}",),
     )
-    return conn.execute(insert_sql, {**(params or {}), "run_id": run_id}).rowcount
+    return [r[0] for r in partitions if r[0] not in kept]
 
 
 def drop_unpublished(conn: psycopg.Connection, marts: Iterable[Mart], run_id: str) -> int:
     """Delete rows of earlier runs that were written but never published (they failed, or a newer
     run of the stage superseded them); the current run, the published one and the kept history
-    stay. Returns the rows."""
+    stay. Returns the rows (partitioned marts: the partitions)."""
     total = 0
     for mart in marts:
-        deleted = conn.execute(
-            sql.SQL(
-                "delete from {} where run_id <> %(run_id)s"
-                " and run_id not in (select run_id from published.run_history where mart = %(mart)s)"
-                " and run_id not in (select run_id from published.current_runs where mart = %(mart)s)"
-            ).format(mart.table),
-            {"run_id": run_id, "mart": mart.name},
-        ).rowcount
+        if mart.partitioned:
+            deleted = _drop_partitions(conn, mart, _unpublished_partitions(conn, mart, run_id))
+        else:
+            deleted = conn.execute(
+                sql.SQL(
+                    "delete from {} where run_id <> %(run_id)s"
+                    " and run_id not in (select run_id from published.run_history where mart = %(mart)s)"
+                    " and run_id not in (select run_id from published.current_runs where mart = %(mart)s)"
+                ).format(mart.table),
+                {"run_id": run_id, "mart": mart.name},
+            ).rowcount
         conn.execute(
             "delete from published.staged_runs where mart = %s and run_id <> %s and run_id not in"
             " (select run_id from published.current_runs where mart = %s)",
             (mart.name, run_id, mart.name),
         )
         if deleted:
-            log.info("published.%s: dropped %d rows of unpublished runs", mart.name, deleted)
+            log.info("published.%s: dropped %d rows (or partitions) of unpublished runs", mart.name, deleted)
         total += deleted
     return total
 
@@ -293,10 +488,13 @@ def activate(
             )
         ]
         if stale:
-            conn.execute(sql.SQL("delete from {} where run_id = any(%s)").format(mart.table), (stale,))
+            if not mart.partitioned:
+                conn.execute(sql.SQL("delete from {} where run_id = any(%s)").format(mart.table), (stale,))
             conn.execute(
                 "delete from published.run_history where mart = %s and run_id = any(%s)", (mart.name, stale)
             )
+        if mart.partitioned:  # the stale runs, and any an earlier drop had to leave to a BI reader
+            _drop_partitions(conn, mart, _unpublished_partitions(conn, mart, run_id, keep_staged=True))
         log.info("marts.%s now shows run %s", mart.name, run_id)
 
 

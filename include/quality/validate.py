@@ -1,8 +1,11 @@
 """Run Great Expectations suites against the warehouse tables, in SQL (nothing is pulled into
-memory), and keep the Data Docs of every run under `<RUNS_DIR>/<run_id>/data_docs/`."""
+memory), keep the Data Docs of every run under `<RUNS_DIR>/<run_id>/data_docs/`, and the result
+of every expectation in `audit.data_quality_results` (the data-quality history BI reads as
+`marts.data_quality_runs`), failed validations included."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -62,6 +65,118 @@ def _describe(result, table: str) -> str:
     return f"{table}: {what}: {detail}"
 
 
+# Arguments GX adds itself, left out of the recorded kwargs.
+_INTERNAL_KWARGS = {"batch_id"}
+# Expectations whose "observed value" is the number of rows that broke them.
+_COUNTS_OBSERVED = {"unexpected_rows_expectation"}
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+def _error_message(info: dict) -> str | None:
+    """The exception message of a result's exception_info: flat, or keyed by metric."""
+    if "raised_exception" in info:
+        return info.get("exception_message") if info["raised_exception"] else None
+    nested = [v for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
+    return "; ".join(str(v.get("exception_message")) for v in nested) or None
+
+
+def result_row(result, index: int, suite_name: str, stage: str, table: str) -> dict:
+    """One audit.data_quality_results row (without run and load) from a GX ExpectationValidationResult."""
+    cfg = result.expectation_config
+    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in _INTERNAL_KWARGS}
+    column = kwargs.get("column") or (", ".join(kwargs["column_list"]) if kwargs.get("column_list") else None)
+    res = result.result or {}
+    observed = res.get("observed_value")
+    unexpected = res.get("unexpected_count")
+    if unexpected is None and cfg.type in _COUNTS_OBSERVED and isinstance(observed, int):
+        unexpected = observed
+    error = _error_message(result.exception_info or {})
+    percent = res.get("unexpected_percent")
+    return {
+        "stage": stage,
+        "table_name": table,
+        "suite_name": suite_name,
+        "expectation_index": index,
+        "expectation_type": cfg.type,
+        "column_name": column,
+        "expectation_kwargs": _json(kwargs),
+        "description": cfg.description,
+        "severity": (cfg.meta or {}).get("severity", "hard"),
+        "success": bool(result.success),
+        "element_count": res.get("element_count"),
+        "unexpected_count": unexpected,
+        "unexpected_percent": None if percent is None else round(float(percent), 4),
+        "observed_value": observed if observed is None or isinstance(observed, str) else _json(observed),
+        "exception_message": error,
+    }
+
+
+def _suite_index(suite) -> dict:
+    """expectation id -> its position in the suite, from 1 (results may come back in another order)."""
+    return {e.id: i for i, e in enumerate(suite.expectations, start=1)}
+
+
+def record_results(run_id: str, load_id: int | None, rows: list[dict]) -> int:
+    """Replace the rows of this DAG run's suites in audit.data_quality_results with `rows` (a
+    rerun of the same run keeps its latest attempt); one transaction. Returns the rows written."""
+    from include.db.connection import connect
+
+    if not rows:
+        return 0
+    suites = sorted({r["suite_name"] for r in rows})
+    params = [{**r, "dag_run_id": run_id, "load_id": load_id} for r in rows]
+    with connect() as conn:
+        conn.execute(
+            "delete from audit.data_quality_results where dag_run_id = %s and suite_name = any(%s)",
+            (run_id, suites),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into audit.data_quality_results (dag_run_id, load_id, stage, table_name, suite_name,"
+                " expectation_index, expectation_type, column_name, expectation_kwargs, description, severity,"
+                " success, element_count, unexpected_count, unexpected_percent, observed_value,"
+                " exception_message) values (%(dag_run_id)s, %(load_id)s, %(stage)s, %(table_name)s,"
+                " %(suite_name)s, %(expectation_index)s, %(expectation_type)s, %(column_name)s,"
+                " %(expectation_kwargs)s, %(description)s, %(severity)s, %(success)s, %(element_count)s,"
+                " %(unexpected_count)s, %(unexpected_percent)s, %(observed_value)s, %(exception_message)s)",
+                params,
+            )
+    log.info("audit.data_quality_results: %d expectation results of run %s", len(rows), run_id)
+    return len(rows)
+
+
+def _no_rows_row(suite, stage: str, table: str) -> dict:
+    """The row-count expectation of a suite whose batch has no rows at all (GX finds no batch)."""
+    index = next(
+        (
+            i
+            for i, e in enumerate(suite.expectations, start=1)
+            if e.expectation_type == "expect_table_row_count_to_be_between"
+        ),
+        0,
+    )
+    return {
+        "stage": stage,
+        "table_name": table,
+        "suite_name": suite.name,
+        "expectation_index": index,
+        "expectation_type": "expect_table_row_count_to_be_between",
+        "column_name": None,
+        "expectation_kwargs": _json({"min_value": 1}),
+        "description": None,
+        "severity": "hard",
+        "success": False,
+        "element_count": 0,
+        "unexpected_count": None,
+        "unexpected_percent": None,
+        "observed_value": "0",
+        "exception_message": "the load has no rows",
+    }
+
+
 def validate(
     build_targets: Callable[[], list[SuiteTarget]], run_id: str, label: str, load_id: int | None = None
 ) -> ValidationReport:
@@ -87,7 +202,7 @@ def validate(
     )
     source = context.data_sources.add_sql(name="warehouse", connection_string=sqlalchemy_url())
     targets = build_targets()
-    hard, soft, total = [], [], 0
+    hard, soft, total, rows = [], [], 0, []
     for target in targets:
         from great_expectations.core.partitioners import PartitionerColumnValue
 
@@ -117,21 +232,27 @@ def validate(
             )
         )
         step = time.monotonic()
-        table = f"{target.schema}.{target.table}" + (f" (load {load_id})" if target.by_load else "")
+        qualified = f"{target.schema}.{target.table}"
+        table = qualified + (f" (load {load_id})" if target.by_load else "")
         try:
             outcome = checkpoint.run(batch_parameters=params)
         except NoAvailableBatchesError as err:
+            record_results(run_id, load_id, [*rows, _no_rows_row(suite, target.schema, qualified)])
             raise ValidationFailed(
                 f"{label}: {table}: expect_table_row_count_to_be_between(min_value=1): the load has no rows"
             ) from err
+        positions = _suite_index(suite)
         for run_result in outcome.run_results.values():
             for result in run_result.results:
                 total += 1
+                position = positions.get(result.expectation_config.id, len(positions) + total)
+                rows.append(result_row(result, position, suite.name, target.schema, qualified))
                 if result.success:
                     continue
                 severity = (result.expectation_config.meta or {}).get("severity", "hard")
                 (hard if severity == "hard" else soft).append(_describe(result, table))
         log.info("suite %s on %s: %.2f s", target.suite.name, table, time.monotonic() - step)
+    record_results(run_id, load_id, rows)
     index = docs_dir / "index.html"
     report = ValidationReport(
         len(targets), total, hard, soft, str(index), round(time.monotonic() - started, 3)

@@ -1,13 +1,15 @@
 """The publish_marts steps: the last DAG of the transaction pipeline. It resolves the staged runs
-of the load (segments, recommendations), builds the trend marts from them, records the run, then
-switches every mart of the pipeline on in one transaction (include.publish.marts), grants BI
-access and exports a Tableau Hyper extract. Each returns small metadata for XCom."""
+of the load (segments, recommendations), builds the trend marts and the star schema from them,
+records the run, then switches every mart of the pipeline on in one transaction
+(include.publish.marts), grants BI access and exports a Tableau Hyper extract. Each returns small
+metadata for XCom."""
 
 from __future__ import annotations
 
 import logging
 import time
 
+from include import config
 from include.db.connection import connect, execute_file, read_sql
 from include.publish import marts as publish
 from include.publish.access import ensure_bi_role
@@ -76,6 +78,38 @@ def publish_trends(run_id: str, snapshot: dict) -> dict[str, int]:
         return publish.stage(conn, publish.TREND_MARTS, run_id, "publish_marts", snapshot["load_id"])
 
 
+def publish_star_schema(run_id: str, snapshot: dict) -> dict[str, int]:
+    """Write the star schema of run `run_id` (dimensions, then the facts: each one set-based
+    insert ... select from staging and the snapshot's segments), audit it (keys unique, facts
+    reconciled with staging in rows and amount, every fact key resolves to its dimension) and
+    stage it (publish_snapshot switches it on with the rest)."""
+    params = {
+        "segments_run_id": snapshot["segments_run_id"],
+        "price_bands": config.PRICE_BANDS,
+        "group_min_products": config.PRODUCT_GROUP_MIN_PRODUCTS,
+    }
+    with connect() as conn:
+        publish.drop_unpublished(conn, publish.STAR_MARTS, run_id)  # failed or superseded runs
+        for mart in publish.STAR_MARTS:
+            started = time.monotonic()
+            rows = publish.write_run_rows_sql(
+                conn, mart.name, run_id, read_sql(f"marts/{mart.name}.sql"), params
+            )
+            seconds = time.monotonic() - started
+            log.info(
+                "published.%s: %d rows for run %s in %.2f s (%.0f rows/s)",
+                mart.name,
+                rows,
+                run_id,
+                seconds,
+                rows / seconds if seconds else 0,
+            )
+        started = time.monotonic()
+        counts = publish.stage(conn, publish.STAR_MARTS, run_id, "publish_marts", snapshot["load_id"])
+        log.info("star schema audited in %.2f s", time.monotonic() - started)
+        return counts
+
+
 def record_pipeline_run(run_id: str, snapshot: dict) -> dict:
     """This publication's row in audit.pipeline_runs (marts.pipeline_runs), status 'pending'."""
     params = {"run_id": run_id, "status": "pending", **snapshot}
@@ -88,14 +122,15 @@ def record_pipeline_run(run_id: str, snapshot: dict) -> dict:
 
 def publish_snapshot(run_id: str, snapshot: dict) -> dict:
     """One transaction: every mart of the pipeline switches to its run (segments, recommendations,
-    trends), and this publication becomes the current row of marts.pipeline_runs."""
+    trends and the star schema), and this publication becomes the current row of
+    marts.pipeline_runs."""
     with connect() as conn:
         switched = publish.publish_snapshot(
             conn,
             {
                 snapshot["segments_run_id"]: publish.SEGMENT_MARTS["transactions"],
                 snapshot["recommendations_run_id"]: publish.RECOMMENDATION_MARTS,
-                run_id: publish.TREND_MARTS,
+                run_id: (*publish.TREND_MARTS, *publish.STAR_MARTS),
             },
         )
         conn.execute(

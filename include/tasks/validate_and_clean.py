@@ -21,7 +21,8 @@ def resolve_load(load_id: int | None) -> dict:
 
 
 def validate_raw(load: dict, run_id: str) -> dict:
-    """Raw suite of the load's layout on its raw table, this load's rows only."""
+    """Raw suite of the load's layout on its raw table, this load's rows only; every expectation's
+    result goes to audit.data_quality_results."""
     return validate(
         lambda: [suites.raw_suite(load["layout"])], run_id, load["label"], load["load_id"]
     ).to_xcom()
@@ -33,5 +34,7 @@ def clean(load: dict) -> dict:
 
 
 def validate_staging(load: dict, run_id: str) -> dict:
-    """Clean suites of the layout family on the staging tables."""
-    return validate(lambda: suites.staging_suites(load["layout"]), run_id, load["label"]).to_xcom()
+    """Clean suites of the layout family on the staging tables (results kept under the load's id)."""
+    return validate(
+        lambda: suites.staging_suites(load["layout"]), run_id, load["label"], load["load_id"]
+    ).to_xcom()

@@ -35,9 +35,11 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
     },
     "publish_marts": {
         ("resolve_snapshot", "publish_trends"),
+        ("resolve_snapshot", "publish_star_schema"),
         ("resolve_snapshot", "record_pipeline_run"),
         ("resolve_snapshot", "publish_snapshot"),
-        ("publish_trends", "record_pipeline_run"),
+        ("publish_trends", "publish_star_schema"),
+        ("publish_star_schema", "record_pipeline_run"),
         ("record_pipeline_run", "publish_snapshot"),
         ("publish_snapshot", "grant_bi_access"),
         ("grant_bi_access", "export_hyper"),

@@ -13,6 +13,8 @@ from psycopg import sql
 
 # Schemas whose tables and views hold the pipeline's data (audit is bookkeeping: it grows on reruns).
 DATA_SCHEMAS = ("raw", "staging", "ml", "published", "marts")
+# Views of audit history, bookkeeping like audit itself: every validation adds its results.
+AUDIT_VIEWS = frozenset({"marts.data_quality_runs"})
 
 
 @dataclass(frozen=True)
@@ -22,13 +24,15 @@ class TableChecksum:
 
 
 def relations(conn: psycopg.Connection, schemas: tuple[str, ...] = DATA_SCHEMAS) -> list[str]:
-    """Qualified names of the tables and views of `schemas`, sorted."""
+    """Qualified names of the tables and views of `schemas`, sorted; not the partitions of a
+    partitioned table (one per run, named after it: their rows are the parent's), nor AUDIT_VIEWS."""
     rows = conn.execute(
-        "select table_schema || '.' || table_name from information_schema.tables"
-        " where table_schema = any(%s) order by 1",
+        "select n.nspname || '.' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm', 'f') and not c.relispartition"
+        " order by 1",
         (list(schemas),),
     ).fetchall()
-    return [r[0] for r in rows]
+    return [r[0] for r in rows if r[0] not in AUDIT_VIEWS]
 
 
 def columns(conn: psycopg.Connection, relation: str) -> list[str]:
