@@ -174,7 +174,8 @@ def test_the_celery_e2e_stack_runs_exactly_this_file(compose, tmp_path):
                 f"{process}: undeclared {extra - set(celery_stack.LOOPBACK_ONLY)}"
             )
             command = celery_stack.compose_command(compose, service)
-            assert stack.commands[process][1 : 1 + len(command)] == command, process
+            added = [a.format(process=process) for a in celery_stack.LOOPBACK_ARGS.get(service, ())]
+            assert stack.commands[process][1:] == [*command, *added], process
     assert len(secrets) == 1 and len(next(iter(secrets))) >= 32, "one generated JWT secret for all"
     assert configs == {"<home>/config/airflow.cfg"}
     # ... and in every process's home, config/ is the one shared volume (logs/ too), dags/ the project's

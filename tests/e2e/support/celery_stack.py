@@ -80,13 +80,18 @@ LOOPBACK_ONLY = {
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "the health check (compose: curl :8974/health) on loopback",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": "a free port instead of 8974",
     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "each worker serves its logs on a port of its own (a container has its own 8793)",
-    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "a container's hostname: each service's reads its own home's container_hostname.py",
+    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "a container's hostname: each service reads it from its own home's container_hostname.py",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20 s instead of 300 s: the task of a killed worker is failed (and retried) in seconds",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2 s instead of 10 s, for the same reason",
     "RETRY_DELAY_SECONDS": "2 s instead of 30 s before the first retry (include.config)",
     "PYTHONUNBUFFERED": "service logs are written as they happen",
 }
-LOOPBACK_ARGS = {"airflow-worker": "--celery-hostname celery@<worker>: a container's hostname"}
+# Arguments only the loopback adds to a compose command ({process} is the process's name).
+LOOPBACK_ARGS = {
+    # Celery's node name is celery@<hostname>: a container's hostname, as compose's health check
+    # (`inspect ping -d celery@$HOSTNAME`) expects; two workers on one host must not share it.
+    "airflow-worker": ("--celery-hostname", "celery@{process}"),
+}
 # The hosts of the compose network, which must all be translated.
 COMPOSE_HOSTS = ("postgres", "warehouse", "redis", "airflow-apiserver")
 _LEFT_HOST = re.compile(r"(?:@|//)(?:" + "|".join(COMPOSE_HOSTS) + r")[:/]")
@@ -249,10 +254,8 @@ def service_environment(
 
 
 def process_command(spec: dict, compose_service: str, process: str) -> list[str]:
-    args = [_airflow_bin(), *compose_command(spec, compose_service)]
-    if compose_service == "airflow-worker":
-        args += ["--celery-hostname", f"celery@{process}"]
-    return args
+    extra = [arg.format(process=process) for arg in LOOPBACK_ARGS.get(compose_service, ())]
+    return [_airflow_bin(), *compose_command(spec, compose_service), *extra]
 
 
 def make_home(spec: dict, compose_service: str, process: str, places: Places) -> Path:
@@ -442,27 +445,24 @@ class CeleryStack:
         client = self.client()
         deadline = time.monotonic() + timeout
         wanted = {f"celery@{w}" for w in self.workers}
-        waiting = "the api-server"
+        waiting, process = "the api-server", "airflow-apiserver"
         try:
             while time.monotonic() < deadline:
                 dead = [p for p in self.pids if not self.is_running(p)]
                 if dead:
                     raise RuntimeError(f"{dead} exited at start; log:\n{self.log_tail(dead[0])}")
                 if not client.healthy():
-                    waiting = "the api-server"
+                    waiting, process = "the api-server", "airflow-apiserver"
                 elif not self.scheduler_healthy():
-                    waiting = "the scheduler's health check"
+                    waiting, process = "the scheduler's health check", "airflow-scheduler"
                 elif missing := wanted - self.ping_workers():
-                    waiting = f"workers {sorted(missing)}"
+                    waiting, process = f"workers {sorted(missing)}", self.workers[0]
                 else:
                     client.login()
                     return
                 time.sleep(1)
         finally:
             client.close()
-        process = "airflow-apiserver" if "api" in waiting else "airflow-scheduler"
-        if "workers" in waiting:
-            process = self.workers[0]
         raise RuntimeError(f"{waiting} not ready within {timeout:.0f} s:\n{self.log_tail(process)}")
 
 
