@@ -18,12 +18,15 @@ in the middle of a task:
    first try on the killed one's; every raw, staging, ml, published and marts relation has the
    same checksum as the LocalExecutor run of the same input (tests/e2e/conftest.py's
    `baseline`); rows are conserved (raw = clean + returns + rejected) and no mart has a
-   duplicate key. The services shared one JWT secret and config (no token was rejected).
+   duplicate key. The services shared one JWT secret and config: the api-server accepts a task
+   token signed with that secret and refuses one signed with another (what a service with a
+   secret of its own gets: "Invalid auth token"), and no task token was rejected in the run.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -89,6 +92,23 @@ def task_tries(api, dag_id: str, run_id: str, task_id: str) -> list[dict]:
     return sorted(answer["task_instances"], key=lambda t: t["try_number"])
 
 
+def execution_api_answer(stack, signing_key: str) -> int:
+    """HTTP status of a task's call to the execution API (`GET /execution/variables/keys`) with
+    a task token signed with `signing_key` (the claims the scheduler puts in one)."""
+    import uuid
+
+    import httpx
+    import jwt
+
+    now = int(time.time())
+    claims = {"sub": str(uuid.uuid4()), "aud": "urn:airflow.apache.org:task", "scope": "execution"}
+    token = jwt.encode({**claims, "iat": now, "nbf": now, "exp": now + 300}, signing_key, algorithm="HS512")
+    response = httpx.get(
+        f"{stack.base_url}/execution/variables/keys", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    return response.status_code
+
+
 def kill_worker_at_the_gate(stack, api, celery_warehouse: str, known_runs: set[str]) -> dict:
     """Close the gate once AFTER_TASK is done, wait for TARGET_TASK to block at it, SIGKILL the
     worker running it, open the gate. Returns what happened."""
@@ -122,6 +142,19 @@ def kill_worker_at_the_gate(stack, api, celery_warehouse: str, known_runs: set[s
 def test_pipeline_on_celery_survives_a_worker_killed_mid_task(
     stack, celery_api, celery_warehouse, pipeline_dag_ids, baseline, record_property
 ):
+    # The api-server checks task tokens with the secret every service shares, and only with it.
+    shared = {stack.envs[p]["AIRFLOW__API_AUTH__JWT_SECRET"] for p in stack.envs if p != "redis"}
+    assert len(shared) == 1
+    assert execution_api_answer(stack, next(iter(shared))) == 200
+    assert execution_api_answer(stack, secrets.token_hex(32)) == 403  # "Invalid auth token"
+    # The refusal is in the api-server's log, as on-call would see it; the check of the logs
+    # after the run reads only what follows.
+    deadline = time.monotonic() + 30
+    while "Signature verification failed" not in stack.log_tail("airflow-apiserver", 20_000):
+        assert time.monotonic() < deadline, "the api-server did not log the refused token"
+        time.sleep(0.5)
+    service_logs = {path: path.stat().st_size for path in stack.run_dir.joinpath("logs").glob("*.log")}
+
     started = time.monotonic()
     conf = {"source": str(config.SAMPLE_SOURCE)}
     known = {r["dag_run_id"] for r in celery_api.list_runs(TARGET_DAG)}
@@ -188,14 +221,13 @@ def test_pipeline_on_celery_survives_a_worker_killed_mid_task(
     changed = checksums.differences(baseline, after)
     assert not changed, f"CeleryExecutor and LocalExecutor runs differ: {changed}"
 
-    # One JWT secret and one config for every service: no task token was rejected (service
-    # logs, and the task logs on the shared logs volume).
-    logs = [
-        *stack.run_dir.joinpath("logs").glob("*.log"),
-        *stack.places.volume("airflow-logs").rglob("*.log"),
-    ]
-    for path in logs:
-        text = path.read_text(errors="replace")
+    # One JWT secret and one config for every service: no task token was rejected during the run
+    # (the service logs since the probe above, the task logs on the shared logs volume).
+    logs = {**service_logs, **dict.fromkeys(stack.places.volume("airflow-logs").rglob("*.log"), 0)}
+    for path, offset in logs.items():
+        with path.open("rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
         assert not [e for e in TOKEN_ERRORS if e in text], f"{path} shows a rejected token"
 
     retried = datetime.fromisoformat(tries[1]["start_date"]) - kill["killed_at"]
