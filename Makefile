@@ -8,7 +8,7 @@ SOURCE ?= include/sample/online_retail_sample.zip
 LAYOUT ?= auto
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-e2e chromium psql airflow stop up lint format bench clean docs
+.PHONY: venv demo test test-e2e chromium redis psql airflow stop up lint format bench clean docs
 
 venv: $(VENV)/.installed
 
@@ -20,16 +20,23 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 demo: venv  ## run the whole pipeline end to end (SOURCE=<path|url|kaggle slug>, LAYOUT=<layout|auto>)
 	$(PY) -m tools.cli demo --source "$(SOURCE)" --layout "$(LAYOUT)"
 
-test: venv chromium  ## the whole test suite, on the embedded PostgreSQL and real Airflow services
+test: venv chromium redis  ## the whole test suite, on the embedded PostgreSQL and real Airflow services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-e2e: venv chromium  ## only the end-to-end tests (real Airflow services, REST API, UI screenshot)
+test-e2e: venv chromium redis  ## only the end-to-end tests (real Airflow services, REST API, UI screenshot, CeleryExecutor)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 chromium:  ## the headless browser of the UI screenshot test (Debian package; best effort, as root)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "chromium is not installed: the UI screenshot test will skip"
+
+# The test runs a redis-server of its own on a free loopback port (never the system's 6379).
+redis:  ## the Celery broker of the CeleryExecutor end-to-end test (Debian redis-server; best effort, as root)
+	@command -v redis-server >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends redis-server >/dev/null; } \
+	  || echo "redis-server is not installed: the CeleryExecutor test will skip"
 
 psql: venv  ## psql on the warehouse; standard input passes through
 	@$(PY) -m tools.cli psql

@@ -1,19 +1,24 @@
 """Benchmark: the segmentation code path (preprocessing, K-means sweep k = 2..10 with metrics,
 Ward on a sample, PCA, DBSCAN on a sample + nearest-core assignment, names, plots) on synthetic
-customers at 4 k, 100 k and 1 M.
+customers at 4 k, 100 k and 1 M, with the fits limited to 1 thread and to every core.
 
-    .venv/bin/python bench/segmentation_scale.py [--sizes 4000 100000 1000000]
+    .venv/bin/python bench/segmentation_scale.py [--sizes 4000 100000 1000000] [--threads 1 2]
 
-Every size runs in a fresh process; prints seconds per stage and the peak resident memory of
-that process (psutil RSS sampled every 20 ms, imports included), as a table. Settings come from
-include/config.py (MINIBATCH_ABOVE, SILHOUETTE_SAMPLE, DBSCAN_SAMPLE, AGGLOMERATIVE_SAMPLE,
-ML_THREADS, SEED). No database is needed.
+Every (size, threads) pair runs in a fresh process (ML_THREADS set for it); prints seconds per
+stage and the peak resident memory of that process (psutil RSS sampled every 20 ms, imports
+included), one row per pair. `--threads` defaults to 1 and the cores available to this process
+(include/ml/threads.py). OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS are removed
+from the runs' environment, so that ML_THREADS alone limits the fits, as in a task. Other
+settings come from include/config.py (MINIBATCH_ABOVE, SILHOUETTE_SAMPLE, DBSCAN_SAMPLE,
+AGGLOMERATIVE_SAMPLE, SEED). No database is needed. Run it on an idle machine: the all-cores row
+measures what the machine's other load leaves.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -105,6 +110,7 @@ def run_one(n: int) -> dict:
     peak[0] = max(peak[0], proc.memory_info().rss)
     return {
         "customers": n,
+        "threads": config.ML_THREADS,
         "kmeans": type(seg.kmeans_model).__name__,
         "k": seg.choice.k,
         "noise": seg.dbscan.noise_share,
@@ -114,11 +120,27 @@ def run_one(n: int) -> dict:
     }
 
 
+# Set by hand to cap every BLAS/OpenMP pool; removed for the runs, so that only ML_THREADS (applied
+# with threadpoolctl around the fits, as in a task) limits them.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _without_thread_variables(environ) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k not in THREAD_VARIABLES}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="ML_THREADS values to run each size with (default: 1 and every available core)",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size
     args = parser.parse_args()
     if args.one:
@@ -127,23 +149,34 @@ def main() -> None:
         logging.basicConfig(level=logging.WARNING)
         print(json.dumps(run_one(args.one)))
         return
+    from include.ml.threads import available_cores
+
+    thread_counts = args.threads or sorted({1, available_cores()})
     rows = []
     for n in args.sizes:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", str(n)], check=True, capture_output=True, text=True
-        ).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
-        print(f"... {n:,} customers done in {rows[-1]['total']:.1f} s", file=sys.stderr)
+        for threads in thread_counts:
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", str(n)],
+                check=True,
+                capture_output=True,
+                text=True,
+                env={**_without_thread_variables(os.environ), "ML_THREADS": str(threads)},
+            ).stdout
+            rows.append(json.loads(out.strip().splitlines()[-1]))
+            print(
+                f"... {n:,} customers with {threads} thread(s) done in {rows[-1]['total']:.1f} s",
+                file=sys.stderr,
+            )
     stages = ["features", "kmeans_sweep", "ward_sweep", "pca", "dbscan", "plots"]
-    header = f"{'customers':>10} {'k-means':>16} {'k':>3} {'noise':>6} " + " ".join(
+    header = f"{'customers':>10} {'threads':>7} {'k-means':>16} {'k':>3} {'noise':>6} " + " ".join(
         f"{s:>12}" for s in stages
     )
     print(header + f" {'total s':>8} {'peak MiB':>9}")
     for r in rows:
         cells = " ".join(f"{r['seconds'][s]:>12.1f}" for s in stages)
         print(
-            f"{r['customers']:>10,} {r['kmeans']:>16} {r['k']:>3} {r['noise']:>6.1%} {cells}"
-            f" {r['total']:>8.1f} {r['peak_mib']:>9.0f}"
+            f"{r['customers']:>10,} {r['threads']:>7} {r['kmeans']:>16} {r['k']:>3} {r['noise']:>6.1%}"
+            f" {cells} {r['total']:>8.1f} {r['peak_mib']:>9.0f}"
         )
 
 

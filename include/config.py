@@ -15,6 +15,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from include.ml import threads as _ml_threads
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -82,9 +84,16 @@ MINIBATCH_ABOVE = _env_int("MINIBATCH_ABOVE", 50_000)  # customers: MiniBatchKMe
 SILHOUETTE_SAMPLE = _env_int("SILHOUETTE_SAMPLE", 10_000)  # customers scored for silhouette
 DBSCAN_SAMPLE = _env_int("DBSCAN_SAMPLE", 20_000)  # customers DBSCAN is fitted on; the rest: nearest core
 AGGLOMERATIVE_SAMPLE = _env_int("AGGLOMERATIVE_SAMPLE", 20_000)
-# BLAS/OpenMP threads of the ML fits. 1 by default: on a shared 2-core machine oversubscribed
-# OpenMP threads made K-means 10-30x slower.
-ML_THREADS = _env_int("ML_THREADS", 1)
+# BLAS/OpenMP threads of the ML fits (K-means' OpenMP, PCA's and the metrics' BLAS). Default:
+# the cores available to this process // the tasks that can run on its machine at once
+# (include/ml/threads.py: a Celery worker's concurrency, or core.parallelism for the
+# LocalExecutor; ML_TASKS_PER_MACHINE overrides it), at least 1, so that a full worker never
+# runs more threads than cores (oversubscribed OpenMP threads made K-means 10-30x slower).
+# ML_THREADS sets the number outright.
+ML_TASKS_PER_MACHINE = _ml_threads.tasks_per_machine(os.environ)
+ML_THREADS = _env_int(
+    "ML_THREADS", _ml_threads.default_threads(_ml_threads.available_cores(), ML_TASKS_PER_MACHINE)
+)
 
 # --- recommend_products ---------------------------------------------------------------------------
 TOP_K_SIMILAR = _env_int("TOP_K_SIMILAR", 20)  # neighbours kept per product and method
