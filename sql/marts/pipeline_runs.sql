@@ -91,7 +91,8 @@ on conflict (run_id) do update set
     customers_segmented = excluded.customers_segmented, chosen_k = excluded.chosen_k,
     silhouette = excluded.silhouette, discover_ndcg_at_10 = excluded.discover_ndcg_at_10,
     buy_again_ndcg_at_10 = excluded.buy_again_ndcg_at_10,
-    status = case when audit.pipeline_runs.is_current then audit.pipeline_runs.status else excluded.status end,
+    status = case when audit.pipeline_runs.status = 'published' then audit.pipeline_runs.status
+                  else excluded.status end,  -- a rerun of this step never unpublishes a run
     seconds_by_dag = excluded.seconds_by_dag, segments_run_id = excluded.segments_run_id,
     recommendations_run_id = excluded.recommendations_run_id
 returning run_id, load_id, customers_segmented, chosen_k;
