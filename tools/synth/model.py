@@ -338,10 +338,21 @@ def draw_person_products(
         u = uniform(seed, S_SLOT, invoice_key[idx], line_no[idx] + (r << 20))
         slot = slots(u, n_slots[idx], gamma)
         product[idx] = taste_products(seed, catalogue, taste_topics, taste_cum, person[idx], slot)
-    n_products = len(catalogue.topic)
-    for _ in range(64):  # what is left: the next product of the catalogue (a line per product)
-        again = ~distinct_within(invoice_key, product)
-        if not again.any():
-            break
-        product[again] = (product[again] + 1) % n_products
+    again = ~distinct_within(invoice_key, product)
+    if again.any():
+        # what is left (big invoices of narrow tastes): products by popularity, then the next
+        # product of the catalogue; only the invoices concerned are looked at again
+        sub = np.flatnonzero(np.isin(invoice_key, np.unique(invoice_key[again])))
+        n_products = len(catalogue.topic)
+        for r in range(rounds + 1, rounds + 256):
+            again = ~distinct_within(invoice_key[sub], product[sub])
+            if not again.any():
+                break
+            idx = sub[again]
+            if r <= rounds + 5:
+                product[idx] = catalogue.by_popularity(
+                    uniform(seed, S_SLOT, invoice_key[idx], line_no[idx] + (r << 20))
+                )
+            else:
+                product[idx] = (product[idx] + 1) % n_products
     return product
