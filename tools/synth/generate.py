@@ -510,17 +510,19 @@ def build_invoices(profile: dict, opts: Options, calendar: model.Calendar, shop:
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
     parent_all = np.where(parent_all >= 0, position[np.maximum(parent_all, 0)], -1)
+    i32 = np.int32  # compact: the invoices stay in memory while the lines stream
     inv = Invoices(
         kind=kind[order],
-        key=key_all[order],
-        person=person_all[order],
-        minute=minute_all[order],
-        n=n_all[order],
-        parent=parent_all[order],
+        key=key_all[order].astype(i32),
+        person=person_all[order].astype(i32),
+        minute=minute_all[order].astype(i32),
+        n=n_all[order].astype(i32),
+        parent=parent_all[order].astype(i32),
         country=country_all[order],
         template=template_all[order],
-        number=np.zeros(0, np.int64),
+        number=np.zeros(0, i32),
     )
+    del key_all, person_all, minute_all, n_all, parent_all, country_all, template_all, order, position
     numbering = profile["invoice_number"]
     step_extra = max(numbering["step_mean"] - 1.0, 0.0)
     first = numbering["first"]
@@ -528,7 +530,7 @@ def build_invoices(profile: dict, opts: Options, calendar: model.Calendar, shop:
         step_extra, first = 0.0, 100_000
     if first + len(kind) >= 9_999_999:
         raise ValueError(f"{len(kind):,} invoices do not fit the layout's 6-7 digit invoice numbers")
-    inv.number = first + np.cumsum(1 + rng.poisson(step_extra, len(kind))) - 1
+    inv.number = (first + np.cumsum(1 + rng.poisson(step_extra, len(kind))) - 1).astype(i32)
     return inv, people, countries
 
 
