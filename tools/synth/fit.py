@@ -342,9 +342,9 @@ def calibrate_slots(
         return sum(((x - t) / t) ** 2 for x, t in zip(stats, target, strict=True))
 
     grids = {
-        "kappa": (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0),
-        "gamma": (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0),
-        "factor": (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5),
+        "kappa": (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0),
+        "gamma": (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0),
+        "factor": (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.75, 1.0, 1.5),
     }
     best = {"kappa": 2.0, "gamma": 1.5, "factor": 1.0}
     best_stats = simulate(**best)
@@ -448,6 +448,8 @@ def summarize(lines: pd.DataFrame) -> dict:
         "country_share": {k: round(float(v), 5) for k, v in country.items()},  # of the customers
         "unit_price_median": float(sale.price.median()),
         "quantity_median": float(sale.quantity.median()),
+        "unit_price_geomean": round(float(np.exp(np.log(sale.price).mean())), 4),
+        "quantity_geomean": round(float(np.exp(np.log(sale.quantity).mean())), 4),
     }
 
 
