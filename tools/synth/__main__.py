@@ -94,11 +94,15 @@ def main(argv: list[str] | None = None) -> int:
         chunk_lines=args.chunk_lines,
     )
     result = generate.generate(profile, opts)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
     print(
         f"{result.path}: {result.lines:,} lines, {result.invoices:,} invoices, {result.customers:,} customers,"
-        f" {result.products:,} products, {result.bytes / 1e6:,.1f} MB in {result.seconds:.1f} s"
-        f" (set-up {result.setup_seconds:.1f} s, {result.mb_per_s:.1f} MB/s written), peak RSS {peak_mb:,.0f} MB"
+        f" {result.products:,} products, {result.csv_bytes / 1e6:,.1f} MB of CSV"
+        + (f" ({result.bytes / 1e6:,.1f} MB zipped)" if result.path.suffix == ".zip" else "")
+        + f" in {result.seconds:.1f} s"
+        f" (set-up {result.setup_seconds:.1f} s, {result.mb_per_s:.1f} MB/s written;"
+        f" CPU {usage.ru_utime + usage.ru_stime:.1f} s), peak RSS {peak_mb:,.0f} MB"
     )
     return 0
 
