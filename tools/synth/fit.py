@@ -382,7 +382,9 @@ def calibrate_slots(
 
 def fit_zipf(weights: np.ndarray) -> dict:
     """Zipf-Mandelbrot with an exponential cut-off, w(r) ~ (r + q)^-a exp(-(r / R)^c), fitted
-    on log weights by rank: used to extend the catalogue beyond the real one."""
+    on log weights by rank. Descriptive: how Zipf-like the real popularity is (a flat head of
+    ~q products, exponent a, a steep tail past R); the generator stretches the empirical curve
+    itself (generate.extended_popularity)."""
     from scipy.optimize import least_squares
 
     w = np.sort(weights)[::-1].astype(np.float64)
