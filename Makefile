@@ -59,6 +59,12 @@ format: venv
 bench: venv  ## ingestion against a plain psql \copy (needs ../shared/datasets)
 	$(PY) bench/ingest_vs_psql_copy.py
 
+SCALE ?= 10
+SYNTH_ARGS ?=
+.PHONY: synth
+synth: venv  ## a synthetic shop SCALE x the real one (.local/synth/online_retail_x$(SCALE).csv); SYNTH_ARGS="--seed 7 --zip --products N --customers N --months N --fit ../shared/datasets/ecommerce-data.zip"
+	$(PY) -m tools.synth generate --scale $(SCALE) $(SYNTH_ARGS)
+
 docs: up  ## regenerate docs/data_dictionary.md and docs/tableau/marts.tds from the database
 	$(PY) -m tools.cli docs
 
