@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOURCE ?= include/sample/online_retail_sample.zip
 PYTEST_ARGS ?=
+SERVE_PORT ?= 8090
 
-.PHONY: venv demo test test-e2e chromium psql airflow stop up lint format bench clean docs
+.PHONY: venv demo test test-e2e chromium psql airflow serve stop up lint format bench clean docs
 
 venv: $(VENV)/.installed
 
@@ -35,6 +36,9 @@ psql: venv  ## psql on the warehouse; standard input passes through
 
 airflow: venv  ## start the Airflow UI, scheduler and dag-processor
 	$(PY) -m include.cli airflow
+
+serve: venv  ## the recommendation API alone on 127.0.0.1:$(SERVE_PORT) (same app as /recommendations in make airflow)
+	$(PY) -m include.cli serve --port $(SERVE_PORT)
 
 stop:  ## stop everything the project started
 	@test -x $(PY) && $(PY) -m include.cli stop || true

@@ -1,4 +1,4 @@
-"""Project commands behind the Makefile: `python -m include.cli {demo,psql,airflow,stop,up}`.
+"""Project commands behind the Makefile: `python -m include.cli {demo,psql,airflow,serve,stop,up}`.
 
 Kept apart from the domain code: it starts servers, sets Airflow's environment and runs DAGs.
 """
@@ -227,6 +227,20 @@ def airflow_services() -> int:
     return 0
 
 
+def serve(host: str, port: int) -> int:
+    """The recommendation API alone (the app the api-server mounts at /recommendations), in the
+    foreground; tokens from the api-server's POST /auth/token are valid here (same JWT secret)."""
+    runtime.configure_environment()
+    if runtime.uses_embedded_server():
+        from include.db import embedded
+
+        embedded.ensure_running()
+    from include.serve.app import run
+
+    print(f"recommendation API: http://{host}:{port}/docs  (health: /health)", flush=True)
+    return run(host, port)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -265,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     psql_p = sub.add_parser("psql", help="psql on the warehouse")
     psql_p.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("airflow", help="start the Airflow UI and services")
+    serve_p = sub.add_parser("serve", help="the recommendation API alone (uvicorn, foreground)")
+    serve_p.add_argument("--host", default="127.0.0.1")
+    serve_p.add_argument("--port", type=int, default=config.SERVE_PORT)
     sub.add_parser("stop", help="stop everything the project started")
     sub.add_parser("env", help="print the environment Airflow commands need (JSON)")
     args = parser.parse_args(argv)
@@ -278,10 +295,13 @@ def main(argv: list[str] | None = None) -> int:
         return psql(args.args)
     if args.command == "airflow":
         return airflow_services()
+    if args.command == "serve":
+        return serve(args.host, args.port)
     if args.command == "stop":
         return stop()
     runtime.configure_environment()
-    print(json.dumps({k: v for k, v in os.environ.items() if k.startswith("AIRFLOW")}, indent=2))
+    shown = {k: "<secret>" if k == runtime.JWT_SECRET_ENV else v for k, v in os.environ.items()}
+    print(json.dumps({k: v for k, v in shown.items() if k.startswith("AIRFLOW")}, indent=2))
     return 0
 
 

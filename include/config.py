@@ -84,7 +84,8 @@ MAX_MAGNITUDE = _env_float("MAX_MAGNITUDE", 100_000)  # |quantity| or |price| be
 # --- orchestration ----------------------------------------------------------------------------
 TASK_RETRIES = _env_int("TASK_RETRIES", 2)  # with exponential backoff from RETRY_DELAY_SECONDS
 RETRY_DELAY_SECONDS = _env_float("RETRY_DELAY_SECONDS", 30)
-RUNBOOK_URL = _env("RUNBOOK_URL", str(PROJECT_ROOT / "docs" / "runbook.md"))
+# docs/runbook.md as served by the recommendation app in the api-server (failure links in task logs)
+RUNBOOK_URL = _env("RUNBOOK_URL", f"http://127.0.0.1:{AIRFLOW_API_PORT}/recommendations/docs/runbook.md")
 
 # --- BI access --------------------------------------------------------------------------------
 BI_ROLE = _env("BI_ROLE", "bi_reader")
@@ -128,3 +129,8 @@ ML_THREADS = _env_int("ML_THREADS", 1)
 # n-grams in more product descriptions than this are ignored: they cannot single out the top-k
 # neighbours, but every two products sharing one cost a pair (quadratic without the cap).
 CONTENT_MAX_NGRAM_PRODUCTS = _env_int("CONTENT_MAX_NGRAM_PRODUCTS", 1_000)
+
+# --- serving (include/serve: the recommendation API and the run report) ------------------------
+SERVE_PORT = _env_int("SERVE_PORT", 8090)  # `make serve`: the API alone on 127.0.0.1:SERVE_PORT
+SERVE_POLL_SECONDS = _env_float("SERVE_POLL_SECONDS", 2.0)  # how often published.current_runs is read
+SERVE_TOKEN_CACHE_SECONDS = _env_float("SERVE_TOKEN_CACHE_SECONDS", 30.0)  # a validated JWT is trusted this long

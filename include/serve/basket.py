@@ -1,0 +1,129 @@
+"""Recommendations for a live basket, computed at request time from one run's published marts.
+
+Every product of the catalogue has a short list of weighted neighbours, three signals kept side
+by side in one compressed sparse row structure (`NeighbourIndex`, built once per loaded run):
+
+- `pair`: the products bought on the same invoices (marts.product_pairs), weight = confidence
+  P(other | product), at most PAIRS_PER_PRODUCT per product (the most confident ones);
+- `co_purchase`: the cosine neighbours by customers who bought both (marts.product_similarity);
+- `content`: the cosine neighbours by description (marts.product_similarity).
+
+A basket's score of a candidate is the weighted sum of its neighbour weights over the basket's
+products; basket products and excluded ones are never proposed; ties go to the product id order.
+The work is O(basket x neighbours per product), never the catalogue squared. Fewer candidates
+than asked: the run's best sellers fill the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+SIGNALS = ("pair", "co_purchase", "content")
+# Relative weights of the signals (all in [0, 1] before weighting). Co-purchase and content as
+# in the hybrid's defaults (include.ml.recommend.BlendWeights: 1.0 and 0.1); the invoice pairs
+# are the same kind of evidence as co-purchase, so they weigh the same.
+WEIGHTS = {"pair": 1.0, "co_purchase": 1.0, "content": 0.1}
+PAIRS_PER_PRODUCT = 50
+REASONS = {
+    "pair": "bought on the same invoices as {}",
+    "co_purchase": "bought by the customers who bought {}",
+    "content": "similar to {}",
+    "best_seller": "a best seller",
+}
+
+
+@dataclass(frozen=True)
+class NeighbourIndex:
+    """Neighbours of product position p: rows indptr[p]:indptr[p + 1] of (target, weight, signal)."""
+
+    indptr: np.ndarray  # int64, len = products + 1
+    target: np.ndarray  # int32 product positions
+    weight: np.ndarray  # float64, already multiplied by the signal's weight
+    signal: np.ndarray  # int8 index into SIGNALS
+    best_sellers: np.ndarray  # int32 product positions, best first
+    best_seller_scores: np.ndarray  # float64, share of invoices
+
+    @property
+    def products(self) -> int:
+        return len(self.indptr) - 1
+
+
+def build_index(
+    products: int,
+    edges: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+    best_sellers: np.ndarray,
+    best_seller_scores: np.ndarray,
+    weights: dict[str, float] = WEIGHTS,
+) -> NeighbourIndex:
+    """`edges`: (signal, source positions, target positions, weights in [0, 1]) per signal;
+    `best_sellers`: product positions, best first, with their scores."""
+    parts = [
+        (SIGNALS.index(sig), np.asarray(src), np.asarray(dst), np.asarray(w)) for sig, src, dst, w in edges
+    ]
+    source = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    target = np.concatenate([p[2] for p in parts]).astype(np.int32)
+    weight = np.concatenate([p[3].astype(np.float64) * weights[SIGNALS[p[0]]] for p in parts])
+    signal = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int8) for p in parts])
+    keep = (weight > 0) & (source != target)
+    source, target, weight, signal = source[keep], target[keep], weight[keep], signal[keep]
+    order = np.lexsort((signal, source))
+    counts = np.bincount(source, minlength=products)
+    return NeighbourIndex(
+        indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        target=target[order],
+        weight=weight[order],
+        signal=signal[order],
+        best_sellers=np.asarray(best_sellers, dtype=np.int32),
+        best_seller_scores=np.asarray(best_seller_scores, dtype=np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class Pick:
+    position: int
+    score: float
+    signal: str  # a key of REASONS
+    because_of: int | None  # the basket product position contributing most, if any
+
+
+def recommend(index: NeighbourIndex, basket: list[int], exclude: list[int], n: int) -> list[Pick]:
+    """The `n` best products for a basket of product positions (see the module docstring)."""
+    basket_arr = np.unique(np.asarray(basket, dtype=np.int64))
+    blocked = np.zeros(index.products, dtype=bool)
+    blocked[basket_arr] = True
+    if exclude:
+        blocked[np.asarray(exclude, dtype=np.int64)] = True
+    starts, stops = index.indptr[basket_arr], index.indptr[basket_arr + 1]
+    ranges = [np.arange(a, b, dtype=np.int64) for a, b in zip(starts, stops, strict=True)]
+    rows = np.concatenate(ranges) if ranges else np.empty(0, np.int64)
+    source = np.repeat(basket_arr, stops - starts)
+    target = index.target[rows]
+    keep = ~blocked[target]
+    rows, source, target = rows[keep], source[keep], target[keep]
+    weight, signal = index.weight[rows], index.signal[rows]
+    picks: list[Pick] = []
+    if len(rows):
+        scores = np.bincount(target, weights=weight, minlength=index.products)
+        candidates = np.flatnonzero(scores > 0)
+        # best score first, then the lower position (positions follow the product id order)
+        chosen = candidates[np.lexsort((candidates, -scores[candidates]))[:n]]
+        # the reason of each chosen product: its heaviest (basket product, signal) contribution
+        mine = np.isin(target, chosen)
+        t, w, s, src = target[mine], weight[mine], signal[mine], source[mine]
+        heaviest = np.lexsort((-w, t))
+        firsts = heaviest[np.r_[True, t[heaviest][1:] != t[heaviest][:-1]]]
+        reason = {int(t[i]): (SIGNALS[int(s[i])], int(src[i])) for i in firsts}
+        for pos in chosen:
+            why, because = reason[int(pos)]
+            picks.append(Pick(int(pos), float(scores[pos]), why, because))
+    if len(picks) < n:  # fill with best sellers
+        taken = {p.position for p in picks}
+        for pos, score in zip(index.best_sellers.tolist(), index.best_seller_scores.tolist(), strict=True):
+            if len(picks) >= n:
+                break
+            if not blocked[pos] and pos not in taken:
+                picks.append(Pick(pos, score, "best_seller", None))
+    return picks
