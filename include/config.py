@@ -133,4 +133,4 @@ CONTENT_MAX_NGRAM_PRODUCTS = _env_int("CONTENT_MAX_NGRAM_PRODUCTS", 1_000)
 # --- serving (include/serve: the recommendation API and the run report) ------------------------
 SERVE_PORT = _env_int("SERVE_PORT", 8090)  # `make serve`: the API alone on 127.0.0.1:SERVE_PORT
 SERVE_POLL_SECONDS = _env_float("SERVE_POLL_SECONDS", 2.0)  # how often published.current_runs is read
-SERVE_TOKEN_CACHE_SECONDS = _env_float("SERVE_TOKEN_CACHE_SECONDS", 30.0)  # a validated JWT is trusted this long
+SERVE_TOKEN_CACHE_SECONDS = _env_float("SERVE_TOKEN_CACHE_SECONDS", 30.0)  # a checked JWT is trusted 30 s
