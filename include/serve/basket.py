@@ -91,15 +91,14 @@ class Pick:
 
 def recommend(index: NeighbourIndex, basket: list[int], exclude: list[int], n: int) -> list[Pick]:
     """The `n` best products for a basket of product positions (see the module docstring)."""
-    basket_arr = np.unique(np.asarray(basket, dtype=np.int64))
+    basket_arr = np.array(sorted(set(basket)), dtype=np.int64)  # (np.unique costs more here)
     blocked = np.zeros(index.products, dtype=bool)
     blocked[basket_arr] = True
     if exclude:
-        blocked[np.asarray(exclude, dtype=np.int64)] = True
-    starts, stops = index.indptr[basket_arr], index.indptr[basket_arr + 1]
-    ranges = [np.arange(a, b, dtype=np.int64) for a, b in zip(starts, stops, strict=True)]
-    rows = np.concatenate(ranges) if ranges else np.empty(0, np.int64)
-    source = np.repeat(basket_arr, stops - starts)
+        blocked[exclude] = True
+    bounds = [(int(index.indptr[p]), int(index.indptr[p + 1])) for p in basket_arr.tolist()]
+    rows = np.concatenate([np.arange(a, b) for a, b in bounds]) if bounds else np.empty(0, np.int64)
+    source = np.repeat(basket_arr, [b - a for a, b in bounds])
     target = index.target[rows]
     keep = ~blocked[target]
     rows, source, target = rows[keep], source[keep], target[keep]
