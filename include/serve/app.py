@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from include import config
 from include.serve import basket, render, schemas
 from include.serve.auth import COOKIE, NotAuthenticated, TokenCache
-from include.serve.store import MAX_N, Snapshot, Store
+from include.serve.store import MAX_N, Snapshot, Store, envelope, with_run
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,10 @@ PageUser = Annotated[str, Depends(require_page_user)]
 def _json(payload: dict, status: int = 200) -> Response:
     body = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=str).encode()
     return Response(content=body, status_code=status, media_type="application/json")
+
+
+def _raw(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
 
 
 def _not_found(what: str) -> HTTPException:
@@ -169,48 +173,27 @@ def create_app(store: Store | None = None, tokens: TokenCache | None = None) -> 
         """The customer's ranked list; a customer the run does not know gets the cold-start list
         (the best sellers) and `known_customer: false`."""
         snap = snapshot()
-        known = (customer_id, "discover") in snap.lists.index
-        cold = customer_id in snap.cold_start_customers or not known
+        known = (customer_id, "discover") in snap.lists
         note = None
-        rows = snap.lists.rows((customer_id, list_type), n)
-        if rows is None and known:  # a registered customer without purchases: nothing to buy again
-            rows = snap.lists.rows((customer_id, "discover"), n)
+        items = snap.lists.get((customer_id, list_type))
+        if items is None and known:  # a registered customer without purchases: nothing to buy again
+            items = snap.lists[(customer_id, "discover")]
             note = f"customer {customer_id} has no purchases: their cold-start list instead"
-        if rows is None:
-            sellers = snap.best_sellers(n)
-            rows = {
-                "rank": list(range(1, len(sellers) + 1)),
-                "product_id": [p for p, _ in sellers],
-                "description": [snap.descriptions[p] for p, _ in sellers],
-                "score": [s for _, s in sellers],
-                "reason": ["new customer: a best seller"] * len(sellers),
-            }
+        if items is None:
+            items = snap.best_seller_items
             note = (
                 f"customer {customer_id} is not in the published run {snap.recommendation_run_id}:"
                 " the cold-start list (best sellers by share of invoices)"
             )
-        items = [
-            {"rank": r, "product_id": p, "description": d, "score": s, "reason": why}
-            for r, p, d, s, why in zip(
-                rows["rank"],
-                rows["product_id"],
-                rows["description"],
-                rows["score"],
-                rows["reason"],
-                strict=True,
-            )
-        ]
-        return _json(
-            {
-                "run_id": snap.recommendation_run_id,
-                "customer_id": customer_id,
-                "list": list_type,
-                "known_customer": known,
-                "cold_start": cold,
-                "note": note,
-                "items": items,
-            }
-        )
+        header = {
+            "run_id": snap.recommendation_run_id,
+            "customer_id": customer_id,
+            "list": list_type,
+            "known_customer": known,
+            "cold_start": customer_id in snap.cold_start_customers or not known,
+            "note": note,
+        }
+        return _raw(envelope(header, items[:n]))
 
     @app.get(
         "/products/{product_id}/similar", response_model=schemas.SimilarProducts, tags=["recommendations"]
@@ -224,25 +207,13 @@ def create_app(store: Store | None = None, tokens: TokenCache | None = None) -> 
         """The most similar products by description (`content`) or by the customers who bought
         them (`co_purchase`); an unsold product has no co_purchase neighbours."""
         snap = snapshot()
-        description = product(snap, product_id)
-        rows = snap.similar.rows((product_id, method), n) or {
-            "rank": [],
-            "similar_product_id": [],
-            "score": [],
+        header = {
+            "run_id": snap.recommendation_run_id,
+            "product_id": product_id,
+            "description": product(snap, product_id),
+            "method": method,
         }
-        items = [
-            {"rank": r, "product_id": p, "description": snap.descriptions.get(p, ""), "score": s}
-            for r, p, s in zip(rows["rank"], rows["similar_product_id"], rows["score"], strict=True)
-        ]
-        return _json(
-            {
-                "run_id": snap.recommendation_run_id,
-                "product_id": product_id,
-                "description": description,
-                "method": method,
-                "items": items,
-            }
-        )
+        return _raw(envelope(header, snap.similar.get((product_id, method), [])[:n]))
 
     @app.get(
         "/products/{product_id}/bought-together",
@@ -252,41 +223,12 @@ def create_app(store: Store | None = None, tokens: TokenCache | None = None) -> 
     async def bought_together(product_id: ProductIdPath, _user: User, n: N = 10) -> Response:
         """Products bought on the same invoices, highest lift first (support, confidence, lift)."""
         snap = snapshot()
-        description = product(snap, product_id)
-        rows = snap.pairs.rows(product_id, n)
-        items = []
-        if rows is not None:
-            for rank, values in enumerate(
-                zip(
-                    rows["other_product_id"],
-                    rows["invoices"],
-                    rows["support"],
-                    rows["confidence"],
-                    rows["lift"],
-                    strict=True,
-                ),
-                start=1,
-            ):
-                other, invoices, support, confidence, lift = values
-                items.append(
-                    {
-                        "rank": rank,
-                        "product_id": other,
-                        "description": snap.descriptions.get(other, ""),
-                        "invoices": invoices,
-                        "support": support,
-                        "confidence": confidence,
-                        "lift": lift,
-                    }
-                )
-        return _json(
-            {
-                "run_id": snap.recommendation_run_id,
-                "product_id": product_id,
-                "description": description,
-                "items": items,
-            }
-        )
+        header = {
+            "run_id": snap.recommendation_run_id,
+            "product_id": product_id,
+            "description": product(snap, product_id),
+        }
+        return _raw(envelope(header, snap.pairs.get(product_id, [])[:n]))
 
     @app.post("/recommendations", response_model=schemas.BasketRecommendations, tags=["recommendations"])
     async def basket_recommendations(body: schemas.BasketRequest, _user: User) -> Response:
@@ -343,7 +285,7 @@ def create_app(store: Store | None = None, tokens: TokenCache | None = None) -> 
                 f"unknown customer {customer_id}: not segmented in the published run {snap.segmentation_run_id}"
                 " (no sale before its as-of date); POST /segments/score assigns features to a segment"
             )
-        return _json({"run_id": snap.segmentation_run_id, **answer})
+        return _raw(with_run(snap.segmentation_run_id, answer))
 
     @app.post("/segments/score", response_model=schemas.ScoredSegment, tags=["segments"])
     def score_segment(body: schemas.CustomerFeatures, _user: User) -> Response:

@@ -16,7 +16,6 @@ than asked: the run's best sellers fill the list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,27 +52,26 @@ class NeighbourIndex:
 
 def build_index(
     products: int,
-    edges: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+    source: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray,
+    signal: np.ndarray,
     best_sellers: np.ndarray,
     best_seller_scores: np.ndarray,
     weights: dict[str, float] = WEIGHTS,
 ) -> NeighbourIndex:
-    """`edges`: (signal, source positions, target positions, weights in [0, 1]) per signal;
-    `best_sellers`: product positions, best first, with their scores."""
-    parts = [
-        (SIGNALS.index(sig), np.asarray(src), np.asarray(dst), np.asarray(w)) for sig, src, dst, w in edges
-    ]
-    source = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    target = np.concatenate([p[2] for p in parts]).astype(np.int32)
-    weight = np.concatenate([p[3].astype(np.float64) * weights[SIGNALS[p[0]]] for p in parts])
-    signal = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int8) for p in parts])
+    """Edges (source position, target position, weight in [0, 1], index into SIGNALS), in any
+    order; `best_sellers`: product positions, best first, with their scores."""
+    signal = np.asarray(signal, dtype=np.int8)
+    weight = np.asarray(weight, dtype=np.float64) * np.array([weights[s] for s in SIGNALS])[signal]
+    source, target = np.asarray(source, dtype=np.int64), np.asarray(target, dtype=np.int64)
     keep = (weight > 0) & (source != target)
     source, target, weight, signal = source[keep], target[keep], weight[keep], signal[keep]
-    order = np.lexsort((signal, source))
+    order = np.lexsort((target, signal, source))
     counts = np.bincount(source, minlength=products)
     return NeighbourIndex(
         indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        target=target[order],
+        target=target[order].astype(np.int32),
         weight=weight[order],
         signal=signal[order],
         best_sellers=np.asarray(best_sellers, dtype=np.int32),

@@ -1,10 +1,12 @@
 """The published marts the API answers from, held in memory, one run at a time.
 
 `load_snapshot` reads the marts through their views in ONE read-only repeatable-read
-transaction (the pointers of published.current_runs and every row seen at the same instant),
-with COPY, and turns them into lookup structures: a dict from each key (customer and list,
-product and method, ...) to a slice of plain Python column lists, so that an answer is a slice
-and a small dict, never a query. The basket index is built once per run (include.serve.basket).
+transaction: the pointers of published.current_runs and every row are seen as of the same
+instant. PostgreSQL does the heavy part (in its own process): it groups the rows by the key an
+endpoint looks up and renders each item as JSON, so the snapshot is a few dicts from a key
+(customer and list, product and method, product) to the JSON texts of its items in rank order,
+and an answer is a slice of them joined into a small envelope, never a query. The basket index
+(include.serve.basket) is built from the same marts as arrays of product positions.
 
 `Store` polls the pointers (one small query every SERVE_POLL_SECONDS) in a background thread;
 when one moves it loads the new run beside the old one and swaps a single reference. A request
@@ -14,6 +16,7 @@ mixes two runs, and requests in flight during a swap finish on the run they star
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -35,85 +38,122 @@ SEGMENTATION_MARTS = ("customer_segments", "segment_profiles")
 MARTS = (*RECOMMENDATION_MARTS, *SEGMENTATION_MARTS)
 MAX_N = 100  # the largest list an endpoint returns (n=1..MAX_N)
 BEST_SELLERS = 200  # kept for the cold-start list and the basket fill
+COLD_START_REASON = "new customer: a best seller"
+FETCH_ROWS = 500  # rows converted per step of a load; the serving threads run between steps
+SIGNAL_CODES = {name: code for code, name in enumerate(basket.SIGNALS)}
 
-# One query per mart, through its marts view; numbers as float8 (JSON-ready), dates as text.
-QUERIES = {
-    "customer_recommendations": (
-        "select customer_id, list_type, rank, product_id, description, score, reason, is_cold_start"
-        " from marts.customer_recommendations order by customer_id, list_type, rank"
-    ),
-    "product_similarity": (
-        "select product_id, method, rank, similar_product_id, score, product_description,"
-        " similar_product_description from marts.product_similarity order by product_id, method, rank"
-    ),
-    # per product: the MAX_N highest lifts (bought-together) and the most confident pairs (basket)
-    "product_pairs": (
-        "with ranked as ("
-        " select product_id, other_product_id, invoices, support, confidence, lift, product_invoices,"
-        " total_invoices,"
-        " row_number() over (partition by product_id order by lift desc, other_product_id) as lift_rank,"
-        " row_number() over (partition by product_id order by confidence desc, other_product_id)"
-        " as confidence_rank"
-        " from marts.product_pairs)"
-        " select product_id, other_product_id, invoices, support, confidence, lift, product_invoices,"
-        " total_invoices, confidence_rank <= %(basket_pairs)s as for_basket from ranked"
-        " where lift_rank <= %(max_n)s or confidence_rank <= %(basket_pairs)s"
-        " order by product_id, lift_rank"
-    ),
-    "customer_segments": (
-        "select customer_id, segment_id, segment_name, kmeans_cluster, dbscan_cluster, is_outlier,"
-        " pca_x, pca_y, as_of_date::text as as_of_date, country, recency_days, frequency,"
-        " monetary::float8 as monetary, gross_revenue::float8 as gross_revenue,"
-        " returns_amount::float8 as returns_amount, tenure_days, avg_basket_value::float8 as avg_basket_value,"
-        " distinct_products, return_rate::float8 as return_rate,"
-        " avg_days_between_orders::float8 as avg_days_between_orders"
-        " from marts.customer_segments order by customer_id"
-    ),
-    "segment_profiles": (
-        "select segment_id, segment_name, algorithm, customers, customer_share::float8 as customer_share,"
-        " revenue::float8 as revenue, revenue_share::float8 as revenue_share, outliers,"
-        " median_recency_days::float8 as median_recency_days, median_frequency::float8 as median_frequency,"
-        " median_monetary::float8 as median_monetary, median_tenure_days::float8 as median_tenure_days,"
-        " median_avg_basket_value::float8 as median_avg_basket_value,"
-        " median_distinct_products::float8 as median_distinct_products,"
-        " median_return_rate::float8 as median_return_rate, top_countries, top_products"
-        " from marts.segment_profiles order by segment_id"
-    ),
-}
-CUSTOMER_FEATURES = (
-    "country",
-    "recency_days",
-    "frequency",
-    "monetary",
-    "gross_revenue",
-    "returns_amount",
-    "tenure_days",
-    "avg_basket_value",
-    "distinct_products",
-    "return_rate",
-    "avg_days_between_orders",
+# The catalogue: every product a mart names, with its description, in code point order (the
+# position of a product is its index); later queries receive it as the array %(catalogue)s.
+CATALOGUE_SQL = """
+with named as (
+    select product_id, product_description as description from marts.product_similarity
+    union all select similar_product_id, similar_product_description from marts.product_similarity
+    union all select product_id, description from marts.customer_recommendations
+    union all select product_id, '' from marts.product_pairs
+    union all select other_product_id, '' from marts.product_pairs
 )
-FETCH_ROWS = 5_000  # rows converted per step of a load; the serving threads run between steps
+select product_id, max(description) from named group by product_id order by product_id collate "C"
+"""
+CATALOGUE_CTE = """catalogue as (
+    select product_id, description, (position - 1)::int as position
+      from unnest(%(catalogue)s::text[], %(descriptions)s::text[]) with ordinality
+           as c(product_id, description, position)
+)"""
+LISTS_SQL = """
+select customer_id, list_type, bool_or(is_cold_start),
+       array_agg(json_build_object('rank', rank, 'product_id', product_id, 'description', description,
+                                   'score', score, 'reason', reason)::text order by rank)
+  from marts.customer_recommendations
+ group by customer_id, list_type
+"""
+SIMILAR_SQL = """
+select product_id, method,
+       array_agg(json_build_object('rank', rank, 'product_id', similar_product_id,
+                                   'description', similar_product_description, 'score', score)::text
+                 order by rank)
+  from marts.product_similarity
+ group by product_id, method
+"""
+PAIRS_SQL = f"""
+with {CATALOGUE_CTE},
+ranked as (
+    select product_id, other_product_id, invoices, support, confidence, lift,
+           row_number() over (partition by product_id order by lift desc, other_product_id) as rank
+      from marts.product_pairs
+)
+select r.product_id,
+       array_agg(json_build_object('rank', r.rank, 'product_id', r.other_product_id,
+                                   'description', coalesce(c.description, ''), 'invoices', r.invoices,
+                                   'support', r.support, 'confidence', r.confidence, 'lift', r.lift)::text
+                 order by r.rank)
+  from ranked as r
+  left join catalogue as c on c.product_id = r.other_product_id
+ where r.rank <= %(max_n)s
+ group by r.product_id
+"""
+# Basket edges per source product: its most confident pairs and its similarity neighbours.
+EDGES_SQL = f"""
+with {CATALOGUE_CTE},
+pairs as (
+    select product_id, other_product_id as target_id, confidence as weight, %(pair)s as signal,
+           row_number() over (partition by product_id order by confidence desc, other_product_id) as rank
+      from marts.product_pairs
+),
+edges as (
+    select product_id, target_id, weight, signal from pairs where rank <= %(basket_pairs)s
+    union all
+    select product_id, similar_product_id, score,
+           case method when 'co_purchase' then %(co_purchase)s else %(content)s end
+      from marts.product_similarity
+)
+select s.position, array_agg(t.position order by e.signal, t.position),
+       array_agg(e.weight order by e.signal, t.position), array_agg(e.signal order by e.signal, t.position)
+  from edges as e
+  join catalogue as s on s.product_id = e.product_id
+  join catalogue as t on t.product_id = e.target_id
+ group by s.position
+"""
+BEST_SELLERS_SQL = """
+select product_id, max(product_invoices)::float8 / max(total_invoices) as score
+  from marts.product_pairs
+ group by product_id
+ order by score desc, product_id collate "C"
+ limit %(best)s
+"""
+PROFILE_JSON = """json_build_object(
+    'segment_id', segment_id, 'segment_name', segment_name, 'algorithm', algorithm,
+    'customers', customers, 'customer_share', customer_share::float8, 'revenue', revenue::float8,
+    'revenue_share', revenue_share::float8, 'outliers', outliers,
+    'median_recency_days', median_recency_days::float8, 'median_frequency', median_frequency::float8,
+    'median_monetary', median_monetary::float8, 'median_tenure_days', median_tenure_days::float8,
+    'median_avg_basket_value', median_avg_basket_value::float8,
+    'median_distinct_products', median_distinct_products::float8,
+    'median_return_rate', median_return_rate::float8, 'top_countries', top_countries,
+    'top_products', top_products)"""
+PROFILES_SQL = f"select segment_id, {PROFILE_JSON}::text from marts.segment_profiles"
+SEGMENTS_SQL = f"""
+with profiles as (select segment_id, {PROFILE_JSON} as profile from marts.segment_profiles)
+select s.customer_id,
+       json_build_object(
+           'customer_id', s.customer_id, 'segment_id', s.segment_id, 'segment_name', s.segment_name,
+           'is_outlier', s.is_outlier, 'kmeans_cluster', s.kmeans_cluster, 'pca_x', s.pca_x,
+           'pca_y', s.pca_y, 'as_of_date', s.as_of_date::text,
+           'features', json_build_object(
+               'country', s.country, 'recency_days', s.recency_days, 'frequency', s.frequency,
+               'monetary', s.monetary::float8, 'gross_revenue', s.gross_revenue::float8,
+               'returns_amount', s.returns_amount::float8, 'tenure_days', s.tenure_days,
+               'avg_basket_value', s.avg_basket_value::float8, 'distinct_products', s.distinct_products,
+               'return_rate', s.return_rate::float8,
+               'avg_days_between_orders', s.avg_days_between_orders::float8),
+           'segment', p.profile)::text
+  from marts.customer_segments as s
+  left join profiles as p on p.segment_id = s.segment_id
+"""
+COUNTS_SQL = "select " + ", ".join(f"(select count(*) from marts.{m})" for m in MARTS)
 
 
 class NotPublished(RuntimeError):
     """The warehouse has no published run of a mart the API needs (yet)."""
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Rows of one mart grouped by a key: `index[key]` = (start, stop) into every column list."""
-
-    index: dict
-    columns: dict[str, list]
-
-    def rows(self, key, n: int) -> dict[str, list] | None:
-        bounds = self.index.get(key)
-        if bounds is None:
-            return None
-        start, stop = bounds
-        stop = min(stop, start + n)
-        return {name: values[start:stop] for name, values in self.columns.items()}
 
 
 @dataclass(frozen=True)
@@ -125,16 +165,17 @@ class Snapshot:
     loaded_at: datetime
     load_seconds: float
     rows: dict[str, int]
-    descriptions: dict[str, str]  # product_id -> description (the catalogue)
-    product_ids: list[str]  # sorted; the position of a product is its index here
+    product_ids: list[str]  # code point order; the position of a product is its index
     position: dict[str, int]
-    lists: Columns  # (customer_id, list_type) -> product_id, description, score, reason
+    descriptions: dict[str, str]  # product_id -> description (the catalogue)
+    lists: dict[tuple[int, str], list[str]]  # (customer_id, list_type) -> JSON items in rank order
     cold_start_customers: frozenset[int]  # registered customers without purchases (mart lists)
-    similar: Columns  # (product_id, method) -> similar_product_id, score
-    pairs: Columns  # product_id -> other_product_id, invoices, support, confidence, lift
+    similar: dict[tuple[str, str], list[str]]  # (product_id, method) -> JSON items
+    pairs: dict[str, list[str]]  # product_id -> JSON items, highest lift first (MAX_N at most)
+    best_seller_items: list[str]  # the cold-start list: JSON items in rank order
     neighbours: basket.NeighbourIndex
-    segments: dict[int, dict]  # customer_id -> JSON-ready segment answer (without run_id)
-    profiles: dict[int, dict]  # segment_id -> JSON-ready profile
+    segments: dict[int, str]  # customer_id -> JSON object of its segment answer (without run_id)
+    profiles: dict[int, dict]  # segment_id -> profile
     model_dir: Path  # the segmentation run's saved models (manifest.json inside)
 
     @property
@@ -145,10 +186,18 @@ class Snapshot:
     def segmentation_run_id(self) -> str:
         return self.runs["customer_segments"]
 
-    def best_sellers(self, n: int) -> list[tuple[str, float]]:
-        ids = self.neighbours.best_sellers[:n].tolist()
-        scores = self.neighbours.best_seller_scores[:n].tolist()
-        return [(self.product_ids[i], s) for i, s in zip(ids, scores, strict=True)]
+
+def envelope(header: dict, items: list[str] | None = None) -> bytes:
+    """`header` as a JSON object, with `"items": [...]` of pre-rendered JSON items appended."""
+    text = json.dumps(header, separators=(",", ":"), allow_nan=False)
+    if items is None:
+        return text.encode()
+    return (text[:-1] + ',"items":[' + ",".join(items) + "]}").encode()
+
+
+def with_run(run_id: str, answer: str) -> bytes:
+    """A pre-rendered JSON object with "run_id" put first."""
+    return ('{"run_id":' + json.dumps(run_id) + "," + answer.lstrip()[1:]).encode()
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -164,17 +213,15 @@ def read_pointers(conn: psycopg.Connection) -> dict[str, tuple[str, datetime]]:
     return {mart: (run_id, published_at) for mart, run_id, published_at in rows}
 
 
-def fetch_columns(conn: psycopg.Connection, query: str, params: dict | None = None) -> dict[str, list]:
-    """{column: values} of `query`, converted FETCH_ROWS rows at a time with a pause between
-    steps: a reload in the background never holds the interpreter for long."""
+def fetch(conn: psycopg.Connection, query: str, params: dict | None = None) -> list[tuple]:
+    """The rows of `query`, converted FETCH_ROWS at a time with a pause between steps: a load in
+    the background never holds the interpreter for long."""
     cur = conn.execute(query, params)
-    names = [d.name for d in cur.description]
-    columns: dict[str, list] = {name: [] for name in names}
-    while rows := cur.fetchmany(FETCH_ROWS):
-        for name, values in zip(names, zip(*rows, strict=True), strict=True):
-            columns[name].extend(values)
-        time.sleep(0.001)
-    return columns
+    rows: list[tuple] = []
+    while chunk := cur.fetchmany(FETCH_ROWS):
+        rows.extend(chunk)
+        time.sleep(0.0005)
+    return rows
 
 
 def load_snapshot(uri: str | None = None) -> Snapshot:
@@ -191,10 +238,25 @@ def load_snapshot(uri: str | None = None) -> Snapshot:
             missing = [m for m in MARTS if m not in pointers]
             if missing:
                 raise NotPublished(f"published.current_runs has no run for marts {missing} yet")
-            params = {"max_n": MAX_N, "basket_pairs": basket.PAIRS_PER_PRODUCT}
-            frames = {mart: fetch_columns(conn, QUERIES[mart], params) for mart in MARTS}
+            catalogue = fetch(conn, CATALOGUE_SQL)
+            params = {
+                "catalogue": [p for p, _ in catalogue],
+                "descriptions": [d for _, d in catalogue],
+                "max_n": MAX_N,
+                "basket_pairs": basket.PAIRS_PER_PRODUCT,
+                "best": BEST_SELLERS,
+                **SIGNAL_CODES,
+            }
+            lists = fetch(conn, LISTS_SQL)
+            similar = fetch(conn, SIMILAR_SQL)
+            pairs = fetch(conn, PAIRS_SQL, params)
+            edges = fetch(conn, EDGES_SQL, params)
+            sellers = fetch(conn, BEST_SELLERS_SQL, params)
+            segments = fetch(conn, SEGMENTS_SQL)
+            profiles = fetch(conn, PROFILES_SQL)
+            counts = conn.execute(COUNTS_SQL).fetchone()
             segmentation_run = pointers["customer_segments"][0]
-            row = conn.execute(
+            model = conn.execute(
                 "select model_dir from ml.segmentation_runs where run_id = %s and population = %s",
                 (segmentation_run, POPULATION),
             ).fetchone()
@@ -202,17 +264,61 @@ def load_snapshot(uri: str | None = None) -> Snapshot:
     for group in (RECOMMENDATION_MARTS, SEGMENTATION_MARTS):
         if len({runs[m] for m in group}) != 1:  # activate() moves a stage's pointers together
             raise NotPublished(f"marts {group} point at different runs: {[runs[m] for m in group]}")
-    if row is None:
+    if model is None:
         raise NotPublished(
             f"ml.segmentation_runs has no row for run {segmentation_run}, population {POPULATION}:"
             " its saved models cannot be found"
         )
-    snapshot = build_snapshot(
-        runs,
-        max(published_at for _, published_at in pointers.values()),
-        frames,
-        Path(row[0]),
-        started,
+    product_ids = [p for p, _ in catalogue]
+    position = {p: i for i, p in enumerate(product_ids)}
+    descriptions = dict(catalogue)
+    best = [(position[p], score) for p, score in sellers]
+    best_items = [
+        json.dumps(
+            {
+                "rank": rank,
+                "product_id": product_ids[pos],
+                "description": descriptions[product_ids[pos]],
+                "score": score,
+                "reason": COLD_START_REASON,
+            },
+            separators=(",", ":"),
+        )
+        for rank, (pos, score) in enumerate(best, start=1)
+    ]
+    source, target, weight, signal = [], [], [], []
+    for pos, targets, weights, signals in edges:
+        source.extend([pos] * len(targets))
+        target.extend(targets)
+        weight.extend(weights)
+        signal.extend(signals)
+    neighbours = basket.build_index(
+        len(product_ids),
+        np.array(source, dtype=np.int64),
+        np.array(target, dtype=np.int64),
+        np.array(weight, dtype=np.float64),
+        np.array(signal, dtype=np.int8),
+        np.array([pos for pos, _ in best], dtype=np.int64),
+        np.array([score for _, score in best], dtype=np.float64),
+    )
+    snapshot = Snapshot(
+        runs=runs,
+        published_at=max(published_at for _, published_at in pointers.values()),
+        loaded_at=datetime.now(UTC),
+        load_seconds=round(time.monotonic() - started, 3),
+        rows=dict(zip(MARTS, counts, strict=True)),
+        product_ids=product_ids,
+        position=position,
+        descriptions=descriptions,
+        lists={(customer, list_type): items for customer, list_type, _, items in lists},
+        cold_start_customers=frozenset(customer for customer, _, cold, _ in lists if cold),
+        similar={(product, method): items for product, method, items in similar},
+        pairs=dict(pairs),
+        best_seller_items=best_items,
+        neighbours=neighbours,
+        segments=dict(segments),
+        profiles={segment_id: json.loads(profile) for segment_id, profile in profiles},
+        model_dir=Path(model[0]),
     )
     log.info(
         "loaded recommendations of run %s and segments of run %s: %s rows in %.2f s",
@@ -222,128 +328,6 @@ def load_snapshot(uri: str | None = None) -> Snapshot:
         snapshot.load_seconds,
     )
     return snapshot
-
-
-def _grouped(keys: list, columns: dict[str, list]) -> Columns:
-    """`columns` (rows sorted by `keys`, one key per row) and {key: (start, stop)}."""
-    index: dict = {}
-    start = 0
-    for i in range(1, len(keys) + 1):
-        if i == len(keys) or keys[i] != keys[start]:
-            index[keys[start]] = (start, i)
-            start = i
-    return Columns(index, columns)
-
-
-def build_snapshot(
-    runs: dict[str, str],
-    published_at: datetime,
-    marts: dict[str, dict[str, list]],
-    model_dir: Path,
-    started: float,
-) -> Snapshot:
-    """The lookup structures of one run's marts (`marts`: {mart: {column: values}})."""
-    similarity = marts["product_similarity"]
-    pairs = marts["product_pairs"]
-    lists = marts["customer_recommendations"]
-    descriptions: dict[str, str] = {}
-    for ids, texts in (
-        (similarity["product_id"], similarity["product_description"]),
-        (similarity["similar_product_id"], similarity["similar_product_description"]),
-        (lists["product_id"], lists["description"]),
-    ):
-        for product_id, description in zip(ids, texts, strict=True):
-            descriptions.setdefault(product_id, description)
-    for product_id in (*pairs["product_id"], *pairs["other_product_id"]):
-        descriptions.setdefault(product_id, "")
-    product_ids = sorted(descriptions)
-    position = {p: i for i, p in enumerate(product_ids)}
-
-    invoices = dict(
-        zip(
-            pairs["product_id"],
-            zip(pairs["product_invoices"], pairs["total_invoices"], strict=True),
-            strict=True,
-        )
-    )
-    sellers = sorted(((-n / total, p) for p, (n, total) in invoices.items()))[:BEST_SELLERS]
-    basket_rows = [i for i, flag in enumerate(pairs["for_basket"]) if flag]
-    edges = [
-        (
-            "pair",
-            np.array([position[pairs["product_id"][i]] for i in basket_rows], dtype=np.int64),
-            np.array([position[pairs["other_product_id"][i]] for i in basket_rows], dtype=np.int64),
-            np.array([pairs["confidence"][i] for i in basket_rows], dtype=np.float64),
-        )
-    ]
-    for method in ("co_purchase", "content"):
-        rows = [i for i, m in enumerate(similarity["method"]) if m == method]
-        edges.append(
-            (
-                method,
-                np.array([position[similarity["product_id"][i]] for i in rows], dtype=np.int64),
-                np.array([position[similarity["similar_product_id"][i]] for i in rows], dtype=np.int64),
-                np.array([similarity["score"][i] for i in rows], dtype=np.float64),
-            )
-        )
-    neighbours = basket.build_index(
-        len(product_ids),
-        edges,
-        np.array([position[p] for _, p in sellers], dtype=np.int64),
-        np.array([-score for score, _ in sellers], dtype=np.float64),
-    )
-
-    profile_cols = marts["segment_profiles"]
-    profiles = {
-        row["segment_id"]: row
-        for row in (
-            dict(zip(profile_cols, values, strict=True))
-            for values in zip(*profile_cols.values(), strict=True)
-        )
-    }
-    segment_cols = marts["customer_segments"]
-    answers = {}
-    for values in zip(*segment_cols.values(), strict=True):
-        r = dict(zip(segment_cols, values, strict=True))
-        answers[r["customer_id"]] = {
-            "customer_id": r["customer_id"],
-            "segment_id": r["segment_id"],
-            "segment_name": r["segment_name"],
-            "is_outlier": r["is_outlier"],
-            "kmeans_cluster": r["kmeans_cluster"],
-            "pca_x": r["pca_x"],
-            "pca_y": r["pca_y"],
-            "as_of_date": r["as_of_date"],
-            "features": {k: r[k] for k in CUSTOMER_FEATURES},
-            "segment": profiles.get(r["segment_id"]),
-        }
-    list_keys = list(zip(lists["customer_id"], lists["list_type"], strict=True))
-    similar_keys = list(zip(similarity["product_id"], similarity["method"], strict=True))
-    return Snapshot(
-        runs=runs,
-        published_at=published_at,
-        loaded_at=datetime.now(UTC),
-        load_seconds=round(time.monotonic() - started, 3),
-        rows={mart: len(next(iter(columns.values()), [])) for mart, columns in marts.items()},
-        descriptions=descriptions,
-        product_ids=product_ids,
-        position=position,
-        lists=_grouped(
-            list_keys, {c: lists[c] for c in ("rank", "product_id", "description", "score", "reason")}
-        ),
-        cold_start_customers=frozenset(
-            c for c, cold in zip(lists["customer_id"], lists["is_cold_start"], strict=True) if cold
-        ),
-        similar=_grouped(similar_keys, {c: similarity[c] for c in ("rank", "similar_product_id", "score")}),
-        pairs=_grouped(
-            pairs["product_id"],
-            {c: pairs[c] for c in ("other_product_id", "invoices", "support", "confidence", "lift")},
-        ),
-        neighbours=neighbours,
-        segments=answers,
-        profiles=profiles,
-        model_dir=model_dir,
-    )
 
 
 # --- the store -------------------------------------------------------------------------------

@@ -175,7 +175,7 @@ def test_an_unknown_customer_gets_the_cold_start_list_and_says_so(client, db):
     best = rows(
         db,
         "select product_id from marts.product_pairs group by 1"
-        " order by max(product_invoices)::float8 / max(total_invoices) desc, 1 limit 5",
+        ' order by max(product_invoices)::float8 / max(total_invoices) desc, product_id collate "C" limit 5',
     )
     assert [i["product_id"] for i in body["items"]] == [r[0] for r in best]
     assert {i["reason"] for i in body["items"]} == {"new customer: a best seller"}

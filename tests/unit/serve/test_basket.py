@@ -14,15 +14,15 @@ pytestmark = pytest.mark.unit
 #   co_purchase (cosine): mug ~ teapot 0.3, saucer ~ tray 0.6
 #   content (cosine):     mug ~ spoon 0.9 (x 0.1 weight = 0.09)
 # Best sellers: tray 0.3, spoon 0.2, mug 0.1.
+PAIR, CO, CONTENT = (basket.SIGNALS.index(s) for s in ("pair", "co_purchase", "content"))
 INDEX = basket.build_index(
     5,
-    [
-        ("pair", np.array([0, 0, 1]), np.array([1, 2, 3]), np.array([0.5, 0.2, 0.4])),
-        ("co_purchase", np.array([0, 1]), np.array([2, 4]), np.array([0.3, 0.6])),
-        ("content", np.array([0]), np.array([3]), np.array([0.9])),
-    ],
-    np.array([4, 3, 0]),
-    np.array([0.3, 0.2, 0.1]),
+    source=np.array([0, 0, 1, 0, 1, 0]),
+    target=np.array([1, 2, 3, 2, 4, 3]),
+    weight=np.array([0.5, 0.2, 0.4, 0.3, 0.6, 0.9]),
+    signal=np.array([PAIR, PAIR, PAIR, CO, CO, CONTENT]),
+    best_sellers=np.array([4, 3, 0]),
+    best_seller_scores=np.array([0.3, 0.2, 0.1]),
 )
 
 
@@ -60,8 +60,11 @@ def test_a_product_without_neighbours_gets_the_best_sellers():
 def test_self_links_and_zero_weights_are_dropped():
     index = basket.build_index(
         2,
-        [("pair", np.array([0, 0]), np.array([0, 1]), np.array([0.7, 0.0]))],
-        np.array([], dtype=np.int64),
+        np.array([0, 0]),
+        np.array([0, 1]),
+        np.array([0.7, 0.0]),
+        np.array([PAIR, PAIR]),
+        np.array([]),
         np.array([]),
     )
     assert index.indptr.tolist() == [0, 0, 0]
