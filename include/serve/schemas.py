@@ -1,5 +1,5 @@
 """Request bodies (validated: a bad one is a 422 naming the field and the rule) and the shapes of
-the answers (documented in the OpenAPI page; tests/unit/serve checks real answers against them)."""
+the answers (documented in the OpenAPI page; tests/integration/test_serve.py checks real answers against them)."""
 
 from __future__ import annotations
 

@@ -407,6 +407,34 @@ def test_the_openapi_page_lists_every_endpoint(server):
     assert httpx.get(f"{server}/docs").status_code == 200
 
 
+def test_answers_have_the_documented_shapes(client, db, server):
+    from include.serve import schemas
+
+    customer = a_customer(db)
+    product = a_product(db)
+    features = dict(
+        zip(
+            [n.strip().split("::")[0] for n in FEATURES.split(",")],
+            db.execute(f"select {FEATURES} from marts.customer_segments limit 1").fetchone(),  # noqa: S608
+            strict=True,
+        )
+    )
+    for model, answer in (
+        (schemas.Health, httpx.get(f"{server}/health")),
+        (schemas.CustomerRecommendations, client.get(f"/customers/{customer}/recommendations")),
+        (schemas.CustomerRecommendations, client.get("/customers/987654321/recommendations")),
+        (schemas.SimilarProducts, client.get(f"/products/{product}/similar")),
+        (schemas.BoughtTogether, client.get(f"/products/{product}/bought-together")),
+        (schemas.BasketRecommendations, client.post("/recommendations", json={"product_ids": [product]})),
+        (schemas.CustomerSegment, client.get(f"/customers/{customer}/segment")),
+        (schemas.ScoredSegment, client.post("/segments/score", json=features)),
+    ):
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        model.model_validate(body, strict=False)
+        assert set(body) == set(model.model_fields), (model.__name__, set(body) ^ set(model.model_fields))
+
+
 # --- a publication switch under load (last: it publishes new runs) --------------------------
 
 
