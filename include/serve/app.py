@@ -92,6 +92,7 @@ def create_app(store: Store | None = None, tokens: TokenCache | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        tokens.warm()  # outside the api-server, building the auth manager imports seconds of Airflow
         store.start()
         try:
             yield

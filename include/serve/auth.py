@@ -58,6 +58,10 @@ class TokenCache:
     seconds: float = config.SERVE_TOKEN_CACHE_SECONDS
     _entries: dict[str, tuple[float, str]] = field(default_factory=dict)
 
+    def warm(self) -> None:
+        """Build the auth manager now rather than at the first request."""
+        _auth_manager()
+
     async def user(self, token: str | None) -> str:
         """The user name of a valid token; raises NotAuthenticated."""
         if not token:
