@@ -212,6 +212,7 @@ class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     runs: Counter = field(default_factory=Counter)
+    lags: list[float] = field(default_factory=list)  # ms from due to written (the generator's own delay)
 
 
 async def drive(
@@ -227,6 +228,7 @@ async def drive(
         conn = Connection(host, port)
         while (job := await queue.get()) is not None:
             due, kind, raw = job
+            results.lags.append((time.perf_counter() - due) * 1000)
             try:
                 status, body = await conn.request(raw)
             except (OSError, asyncio.IncompleteReadError) as err:
