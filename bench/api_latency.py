@@ -410,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         detail = f"  {dict(results.errors[kind])}" if errors else ""
         print(line(kind, values, errors, seconds) + detail)
     print(line("all GET", groups["all GET"], 0, seconds).rsplit(" errors=", 1)[0])
+    print(
+        f"load generator: due requests waited p50_ms={percentile(results.lags, 50):.2f}"
+        f" p99_ms={percentile(results.lags, 99):.2f} for a free connection (counted in the latencies)"
+    )
     if switches:
         print(
             f"publication switches during the load: {len(switches)}; answers per run_id: {dict(results.runs)}"
