@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 SOURCE ?= include/sample/online_retail_sample.zip
 LAYOUT ?= auto
 PYTEST_ARGS ?=
+SERVE_PORT ?= 8090
 
-.PHONY: venv demo test test-e2e chromium redis psql airflow stop up lint format bench clean docs
+.PHONY: venv demo test test-e2e chromium redis psql airflow serve stop up lint format bench clean docs synth
 
 venv: $(VENV)/.installed
 
@@ -43,6 +44,9 @@ psql: venv  ## psql on the warehouse; standard input passes through
 
 airflow: venv  ## start the Airflow UI, scheduler and dag-processor
 	$(PY) -m tools.cli airflow
+
+serve: venv  ## the recommendation API alone on 127.0.0.1:$(SERVE_PORT) (same app as /recommendations in make airflow)
+	$(PY) -m tools.cli serve --port $(SERVE_PORT)
 
 stop:  ## stop everything the project started
 	@test -x $(PY) && $(PY) -m tools.cli stop || true

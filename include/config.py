@@ -124,7 +124,9 @@ DATA_DICTIONARY_PATH = PROJECT_ROOT / "docs" / "data_dictionary.md"
 # --- every DAG: retries, runbook, Airflow services -------------------------------------------------
 TASK_RETRIES = _env_int("TASK_RETRIES", 2)  # with exponential backoff from RETRY_DELAY_SECONDS
 RETRY_DELAY_SECONDS = _env_float("RETRY_DELAY_SECONDS", 30)
-RUNBOOK_URL = _env("RUNBOOK_URL", str(PROJECT_ROOT / "docs" / "runbook.md"))
+AIRFLOW_API_PORT = _env_int("AIRFLOW_API_PORT", 8080)
+# docs/runbook.md as served by the recommendation app in the api-server (failure links in task logs)
+RUNBOOK_URL = _env("RUNBOOK_URL", f"http://127.0.0.1:{AIRFLOW_API_PORT}/recommendations/docs/runbook.md")
 # Failure notifications (include/notifications.py), each channel on when its Airflow connection
 # exists: e-mail through AIRFLOW_CONN_SMTP_NOTIFICATIONS, a webhook (Slack or any JSON endpoint)
 # through AIRFLOW_CONN_WEBHOOK_NOTIFICATIONS.
@@ -132,6 +134,10 @@ NOTIFY_SMTP_CONN_ID = _env("NOTIFY_SMTP_CONN_ID", "smtp_notifications")
 NOTIFY_EMAIL_TO = _env("NOTIFY_EMAIL_TO", "")  # comma-separated; else the connection's "to" extra
 NOTIFY_EMAIL_FROM = _env("NOTIFY_EMAIL_FROM", "")  # else the connection's "from_email" extra
 NOTIFY_WEBHOOK_CONN_ID = _env("NOTIFY_WEBHOOK_CONN_ID", "webhook_notifications")
-AIRFLOW_API_PORT = _env_int("AIRFLOW_API_PORT", 8080)
 AIRFLOW_ADMIN_USER = "admin"
 AIRFLOW_ADMIN_PASSWORD = _env("AIRFLOW_ADMIN_PASSWORD", "admin")  # the UI/API login of AIRFLOW_ADMIN_USER
+
+# --- serving (include/serve: the recommendation API and the run report) ------------------------
+SERVE_PORT = _env_int("SERVE_PORT", 8090)  # `make serve`: the API alone on 127.0.0.1:SERVE_PORT
+SERVE_POLL_SECONDS = _env_float("SERVE_POLL_SECONDS", 2.0)  # how often published.current_runs is read
+SERVE_TOKEN_CACHE_SECONDS = _env_float("SERVE_TOKEN_CACHE_SECONDS", 30.0)  # a checked JWT is trusted 30 s

@@ -480,6 +480,20 @@ def airflow_services() -> int:
     return 0
 
 
+def serve(host: str, port: int) -> int:
+    """The recommendation API alone (the app the api-server mounts at /recommendations), in the
+    foreground; tokens from the api-server's POST /auth/token are valid here (same JWT secret)."""
+    runtime.configure_environment()
+    if runtime.uses_embedded_server():
+        from tools import embedded
+
+        embedded.ensure_running()
+    from include.serve.app import run
+
+    print(f"recommendation API: http://{host}:{port}/docs  (health: /health)", flush=True)
+    return run(host, port)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -550,6 +564,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "status", help="the newest run of every DAG; a failed one with its task, error and runbook"
     )
+    serve_p = sub.add_parser("serve", help="the recommendation API alone (uvicorn, foreground)")
+    serve_p.add_argument("--host", default="127.0.0.1")
+    serve_p.add_argument("--port", type=int, default=config.SERVE_PORT)
     sub.add_parser("stop", help="stop everything the project started")
     sub.add_parser("docs", help="regenerate the data dictionary and the Tableau data source")
     hyper_p = sub.add_parser("hyper", help="export the marts to a Tableau Hyper extract")
@@ -568,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
         return airflow_services()
     if args.command == "status":
         return status()
+    if args.command == "serve":
+        return serve(args.host, args.port)
     if args.command == "stop":
         return stop()
     if args.command == "docs":
@@ -575,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "hyper":
         return hyper(args.out)
     runtime.configure_environment()
-    print(json.dumps({k: v for k, v in os.environ.items() if k.startswith("AIRFLOW")}, indent=2))
+    shown = {k: "<secret>" if k == runtime.JWT_SECRET_ENV else v for k, v in os.environ.items()}
+    print(json.dumps({k: v for k, v in shown.items() if k.startswith("AIRFLOW")}, indent=2))
     return 0
 
 

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 METADATA_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 PASSWORDS_ENV = "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+JWT_SECRET_ENV = "AIRFLOW__API_AUTH__JWT_SECRET"
 
 
 def uses_embedded_server() -> bool:
@@ -70,6 +71,10 @@ def configure_environment(warehouse_db: str | None = None) -> dict[str, str]:
         config.DWH_CONN_ENV: f"{base}/{warehouse_db or config.WAREHOUSE_DB}",
         "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p),
     }
+    if JWT_SECRET_ENV not in os.environ:
+        # One signing secret for every service (api-server, scheduler, `make serve`): a token
+        # from POST /auth/token is then valid everywhere. Secret: never in `applied` or a log.
+        os.environ[JWT_SECRET_ENV] = jwt_secret()
     if warehouse_db:  # an explicit database wins over the user's default
         os.environ[config.DWH_CONN_ENV] = wanted.pop(config.DWH_CONN_ENV)
     applied = {}
@@ -78,6 +83,21 @@ def configure_environment(warehouse_db: str | None = None) -> dict[str, str]:
             os.environ[key] = value
             applied[key] = value
     return applied
+
+
+def jwt_secret(path: Path | None = None) -> str:
+    """The JWT signing secret of the local Airflow: generated once into `path` (default
+    <AIRFLOW_HOME>/jwt_secret, mode 0600), then read from it."""
+    import secrets
+
+    path = path or config.AIRFLOW_HOME / "jwt_secret"
+    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+    path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def prepare(warehouse_db: str | None = None) -> None:
