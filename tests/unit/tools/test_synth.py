@@ -186,7 +186,7 @@ def test_same_seed_same_bytes_whatever_the_chunk_size(tmp_path, sample):
 
 def test_the_file_is_detected_as_online_retail(sample, tmp_path):
     with open_data_file(sample) as (label, stream):
-        _, header = read_header(stream, label)
+        header = read_header(stream, label).header
     match = match_header(header, label)
     assert match.layout is ONLINE_RETAIL and match.is_exact
     # the zip flavour holds data.csv, as the Kaggle download does

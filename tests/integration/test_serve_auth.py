@@ -9,7 +9,7 @@ import pytest
 
 from include.serve import auth
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration  # the auth manager reads Airflow's metadata database
 
 
 def test_the_bearer_header_wins_over_the_cookie():
