@@ -43,7 +43,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from include import config, runtime  # noqa: E402
+from include import config  # noqa: E402
+from tools import runtime  # noqa: E402
 
 MIX = {  # endpoint: share of the requests
     "GET recommendations discover": 0.28,

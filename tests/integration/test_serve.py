@@ -15,8 +15,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from include import config, runtime
+from include import config
 from include.serve import basket
+from tools import runtime
 
 pytestmark = pytest.mark.integration
 
