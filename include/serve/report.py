@@ -26,8 +26,8 @@ from include import config
 
 POPULATION = "transactions"
 
-# The stage runs of a publication run: the newest run of each stage whose publishing task
-# finished before it (audit.task_runs) and whose rows are still kept (published.run_history).
+# Every kept publication run with the stage runs it switched on (marts.pipeline_runs names them),
+# newest first; the validation run is the newest validate_staging before it.
 RUNS_SQL = """
 with candidates as (
     select p.run_id, p.load_id, p.source, p.source_sha256, p.layout, p.rows_raw, p.rows_clean,
@@ -35,29 +35,22 @@ with candidates as (
            p.silhouette::float8 as silhouette, p.discover_ndcg_at_10::float8 as discover_ndcg_at_10,
            p.buy_again_ndcg_at_10::float8 as buy_again_ndcg_at_10, p.status, p.seconds_by_dag,
            p.published_at,
-           (select t.run_id from audit.task_runs as t
-             where t.dag_id = 'segment_customers' and t.task_id = 'publish_segments'
-               and t.finished_at <= p.published_at
-               and exists (select 1 from published.run_history as h
-                            where h.mart = 'customer_segments' and h.run_id = t.run_id)
-             order by t.finished_at desc limit 1) as segmentation_run_id,
-           (select t.run_id from audit.task_runs as t
-             where t.dag_id = 'recommend_products' and t.task_id = 'publish_recommendations'
-               and t.finished_at <= p.published_at
-               and exists (select 1 from published.run_history as h
-                            where h.mart = 'recommendation_metrics' and h.run_id = t.run_id)
-             order by t.finished_at desc limit 1) as recommendation_run_id,
+           p.segments_run_id as segmentation_run_id,
+           p.recommendations_run_id as recommendation_run_id,
            (select t.run_id from audit.task_runs as t
              where t.dag_id = 'validate_and_clean' and t.task_id = 'validate_staging'
                and t.finished_at <= p.published_at
              order by t.finished_at desc limit 1) as validation_run_id
       from marts.pipeline_runs as p
-     where p.status = 'success'
+     where p.status = 'published'
        and exists (select 1 from published.run_history as h
                     where h.mart = 'segment_monthly_trends' and h.run_id = p.run_id)
+       and exists (select 1 from published.run_history as h
+                    where h.mart = 'customer_segments' and h.run_id = p.segments_run_id)
+       and exists (select 1 from published.run_history as h
+                    where h.mart = 'recommendation_metrics' and h.run_id = p.recommendations_run_id)
 )
 select * from candidates
- where segmentation_run_id is not null and recommendation_run_id is not null
  order by published_at desc
 """
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from include.ml.segment_customers import score_new  # moving to include.ml.segment_models (same signature)
+from include.ml.segment_models import score_new
 
 
 def score(model_dir: Path, features: dict) -> dict:
