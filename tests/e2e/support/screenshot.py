@@ -24,7 +24,11 @@ log = logging.getLogger(__name__)
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # What Runtime.evaluate answers while the page navigates (the sign-in form's submit redirects):
 # the expression ran in a document that is going away; evaluate again in the new one.
-NAVIGATING = ("Inspected target navigated or closed", "Execution context was destroyed", "Cannot find context")
+NAVIGATING = (
+    "Inspected target navigated or closed",
+    "Execution context was destroyed",
+    "Cannot find context",
+)
 
 
 def chromium_path() -> str | None:
