@@ -123,7 +123,8 @@ def record_pipeline_run(run_id: str, snapshot: dict) -> dict:
 def publish_snapshot(run_id: str, snapshot: dict) -> dict:
     """One transaction: every mart of the pipeline switches to its run (segments, recommendations,
     trends and the star schema), and this publication becomes the current row of
-    marts.pipeline_runs."""
+    marts.pipeline_runs; an earlier publication left pending (it failed before it switched) is
+    marked superseded."""
     with connect() as conn:
         switched = publish.publish_snapshot(
             conn,
@@ -133,11 +134,13 @@ def publish_snapshot(run_id: str, snapshot: dict) -> dict:
                 run_id: (*publish.TREND_MARTS, *publish.STAR_MARTS),
             },
         )
-        conn.execute(
-            "update audit.pipeline_runs set is_current = (run_id = %s),"
-            " status = case when run_id = %s then 'published' else status end,"
-            " published_at = case when run_id = %s then now() else published_at end",
-            (run_id, run_id, run_id),
+        conn.execute(  # an earlier publication that never switched (it failed) is passed for good
+            "update audit.pipeline_runs set is_current = (run_id = %(run)s),"
+            " status = case when run_id = %(run)s then 'published'"
+            " when status = 'pending' then 'superseded: ' || %(run)s || ' published after it'"
+            " else status end,"
+            " published_at = case when run_id = %(run)s then now() else published_at end",
+            {"run": run_id},
         )
     log.info("BI now sees pipeline run %s: %s", run_id, snapshot)
     return {"run_id": run_id, **snapshot, "marts": len(switched)}

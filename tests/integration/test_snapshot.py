@@ -135,6 +135,8 @@ def test_a_stage_run_finishing_while_a_publication_is_under_way_leaves_it_its_ru
     ).fetchone()
     assert waiting and waiting[0].startswith("pending: segment_customers")
 
+    # a publication that recorded its row and failed before it switched stays pending ...
+    publish_marts.record_pipeline_run("manual__failed_publication", snapshot)
     again = dag_runner("recommend_products", {})
     final = dag_runner("publish_marts", {"export_hyper": False})
     assert (again.state, final.state) == ("success", "success")
@@ -143,4 +145,6 @@ def test_a_stage_run_finishing_while_a_publication_is_under_way_leaves_it_its_ru
     assert db.execute("select count(*) from published.staged_runs").fetchone()[0] == 0
     statuses = dict(db.execute("select run_id, status from marts.pipeline_runs"))
     assert statuses[run_id] == statuses[final.run_id] == "published"
+    # ... until a later one publishes: then the history says it was passed
+    assert statuses["manual__failed_publication"] == f"superseded: {final.run_id} published after it"
     assert not any(s.startswith("pending") for s in statuses.values()), statuses

@@ -33,7 +33,7 @@ comment on column marts.pipeline_runs.chosen_k is 'Number of K-means segments ch
 comment on column marts.pipeline_runs.silhouette is 'Silhouette of the chosen segmentation.';
 comment on column marts.pipeline_runs.discover_ndcg_at_10 is 'NDCG@10 of the hybrid discover list on the held-out month.';
 comment on column marts.pipeline_runs.buy_again_ndcg_at_10 is 'NDCG@10 of the hybrid buy-again list on the held-out month.';
-comment on column marts.pipeline_runs.status is 'published (its snapshot was switched on), pending (written, the pointers not moved yet), or pending: <dag> staged (a stage run waiting for the rest of its pipeline).';
+comment on column marts.pipeline_runs.status is 'published (its snapshot was switched on), pending (written, the pointers not moved yet), superseded: <run> published after it (a publication that failed before it switched), or pending: <dag> staged (a stage run waiting for the rest of its pipeline).';
 comment on column marts.pipeline_runs.seconds_by_dag is 'Seconds per DAG of the run (sum of task durations), JSON.';
 comment on column marts.pipeline_runs.published_at is 'When the marts of this run were published (UTC).';
 comment on column marts.pipeline_runs.segments_run_id is 'segment_customers run whose segments this publication shows.';
