@@ -129,7 +129,7 @@ class WebhookNotifier(BaseNotifier):
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (a configured URL)
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # a configured URL
             response.read()
 
 

@@ -34,7 +34,7 @@ class _MailSink:
     def __init__(self) -> None:
         self.envelopes = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
@@ -57,7 +57,7 @@ def webhook_sink():
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's hook name)
+        def do_POST(self):  # http.server's hook name
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append(
                 {"path": self.path, "type": self.headers["Content-Type"], "json": json.loads(body)}

@@ -107,7 +107,7 @@ def test_health_names_the_published_runs_and_rows_without_login(server, publishe
     assert health["run_id"] == published["recommend_products"]
     assert health["segmentation_run_id"] == published["segment_customers"]
     for mart in ("customer_recommendations", "product_similarity", "customer_segments"):
-        assert health["rows"][mart] == db.execute(f"select count(*) from marts.{mart}").fetchone()[0], mart  # noqa: S608
+        assert health["rows"][mart] == db.execute(f"select count(*) from marts.{mart}").fetchone()[0], mart
     assert health["age_seconds"] >= 0 and health["rows_loaded"] == sum(health["rows"].values())
 
 
@@ -329,7 +329,7 @@ def test_scoring_a_customers_features_gives_their_published_segment(client, db, 
     names = [n.strip().split("::")[0] for n in FEATURES.split(",")]
     customers = rows(
         db,
-        f"select customer_id, segment_id, {FEATURES} from marts.customer_segments order by customer_id limit 25",  # noqa: S608
+        f"select customer_id, segment_id, {FEATURES} from marts.customer_segments order by customer_id limit 25",
     )
     for customer_id, segment_id, *values in customers:
         answer = client.post("/segments/score", json=dict(zip(names, values, strict=True)))
@@ -416,7 +416,7 @@ def test_answers_have_the_documented_shapes(client, db, server):
     features = dict(
         zip(
             [n.strip().split("::")[0] for n in FEATURES.split(",")],
-            db.execute(f"select {FEATURES} from marts.customer_segments limit 1").fetchone(),  # noqa: S608
+            db.execute(f"select {FEATURES} from marts.customer_segments limit 1").fetchone(),
             strict=True,
         )
     )

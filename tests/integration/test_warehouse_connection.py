@@ -27,7 +27,7 @@ def password_role(db):
     database = db.execute("select current_database()").fetchone()[0]
     hba_file = db.execute("show hba_file").fetchone()[0]
     try:
-        original = open(hba_file, encoding="utf-8").read()  # noqa: SIM115 (restored below)
+        original = open(hba_file, encoding="utf-8").read()  # restored below
     except PermissionError:
         pytest.skip(f"{hba_file} is not writable by the test user: cannot require a password")
     _drop_role(db)
