@@ -2,10 +2,11 @@
 task of ingest_ecommerce, `make up`, the test fixtures, docker compose's airflow-init).
 
 Every relation has one DDL file, named after it: `sql/raw/<table>.sql` for the landed tables,
-`sql/schema/<schema>/<relation>.sql` for the others (tables with their indexes, views with their
-COMMENTs). Files are applied schema by schema in the warehouse's layer order, by name within a
-schema, except that a file naming another in a `-- requires: <file>` line comes after it; every
-statement is idempotent (`if not exists`, `or replace`).
+`sql/schema/<schema>/<relation>.sql` for the others (tables with their indexes, views). Files are
+applied schema by schema in the warehouse's layer order, by name within a schema, except that a
+file naming another in a `-- requires: <file>` line comes after it; every statement is
+idempotent (`if not exists`, `or replace`). Then the documentation BI sees, the COMMENT ON text
+of every relation and column, is applied from its one place, `sql/schema/comments.yaml`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import logging
 import re
 
 import psycopg
+import yaml
+from psycopg import sql
 
 from include import config
 from include.db.connection import execute_file, read_sql
@@ -22,6 +25,7 @@ from include.db.connection import execute_file, read_sql
 log = logging.getLogger(__name__)
 
 SCHEMAS_FILE = "schema/schemas.sql"
+COMMENTS_FILE = "schema/comments.yaml"
 # The landed tables, then the view that unions the two transaction layouts.
 RAW_FILES = (
     "raw/online_retail_lines.sql",
@@ -75,11 +79,73 @@ def schema_files() -> list[str]:
 
 
 def schema_digest() -> str:
-    """sha256 of every schema file's name and text, in the order they are applied."""
+    """sha256 of every schema file's name and text, in the order they are applied, and of the
+    comments file."""
     digest = hashlib.sha256()
-    for name in schema_files():
+    for name in (*schema_files(), COMMENTS_FILE):
         digest.update(name.encode() + b"\0" + read_sql(name).encode() + b"\0")
     return digest.hexdigest()
+
+
+def documented_relations() -> dict[str, dict]:
+    """sql/schema/comments.yaml: `{"<schema>.<relation>": {"comment": ..., "columns": {...}}}`."""
+    entries = yaml.safe_load(read_sql(COMMENTS_FILE)) or {}
+    for relation, entry in entries.items():
+        unknown = set(entry) - {"comment", "columns"}
+        if relation.count(".") != 1 or unknown:
+            raise ValueError(
+                f"sql/{COMMENTS_FILE}: {relation}: expected a '<schema>.<relation>' entry with"
+                f" 'comment' and 'columns', found {sorted(unknown) or relation!r}"
+            )
+    return entries
+
+
+_COMMENT_KIND = {"r": "table", "p": "table", "v": "view", "m": "materialized view"}
+
+
+def apply_comments(conn: psycopg.Connection, entries: dict[str, dict] | None = None) -> int:
+    """COMMENT ON every relation and column of sql/schema/comments.yaml (or of `entries`, in its
+    form); returns how many. A relation or column the database lacks raises, naming the file and
+    the name."""
+    applied = 0
+    for relation, entry in (documented_relations() if entries is None else entries).items():
+        schema, name = relation.split(".")
+        found = conn.execute(
+            "select c.oid, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = %s and c.relname = %s",
+            (schema, name),
+        ).fetchone()
+        if found is None or found[1] not in _COMMENT_KIND:
+            raise ValueError(f"sql/{COMMENTS_FILE}: {relation} is not a table or view of the warehouse")
+        oid, relkind = found
+        if "comment" in entry:
+            conn.execute(
+                sql.SQL("comment on {} {} is {}").format(
+                    sql.SQL(_COMMENT_KIND[relkind]),
+                    sql.Identifier(schema, name),
+                    sql.Literal(entry["comment"]),
+                )
+            )
+            applied += 1
+        columns = entry.get("columns") or {}
+        existing = {
+            row[0]
+            for row in conn.execute(
+                "select attname from pg_attribute where attrelid = %s and attnum > 0 and not attisdropped",
+                (oid,),
+            )
+        }
+        missing = [column for column in columns if column not in existing]
+        if missing:
+            raise ValueError(f"sql/{COMMENTS_FILE}: {relation} has no column {', '.join(missing)}")
+        for column, text in columns.items():
+            conn.execute(
+                sql.SQL("comment on column {} is {}").format(
+                    sql.Identifier(schema, name, column), sql.Literal(text)
+                )
+            )
+            applied += 1
+    return applied
 
 
 def _schema_is_current(conn: psycopg.Connection, digest: str) -> bool:
@@ -107,6 +173,7 @@ def apply_schema(conn: psycopg.Connection) -> bool:
         return False
     for name in schema_files():
         execute_file(conn, name)
+    apply_comments(conn)
     conn.execute(
         "insert into audit.schema_migrations (digest) values (%s) on conflict (digest) do nothing", (digest,)
     )
