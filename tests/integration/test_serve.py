@@ -18,16 +18,9 @@ import pytest
 from include import config
 from include.serve import basket
 from tools import runtime
+from tools.cli import PIPELINE
 
 pytestmark = pytest.mark.integration
-
-PIPELINE = (
-    "ingest_ecommerce",
-    "validate_and_clean",
-    "segment_customers",
-    "recommend_products",
-    "publish_marts",
-)
 
 
 def _free_port() -> int:
