@@ -3,7 +3,7 @@
 
 Pulls a source and lands it in the warehouse's `raw` schema, exactly as it came.
 
-0. **prepare_warehouse**: applies the warehouse schema (`sql/schema/`, `sql/raw/`), the one
+0. **prepare_warehouse**: applies the warehouse schema (`include/db/schema.py`), the one
    place a DAG does; nothing runs when the files are unchanged since they were last applied.
 1. **land_source**: pull the `source` Param (Kaggle slug, local zip/csv path, or http(s) URL)
    into the landing folder under its sha256; the same bytes again are a no-op.
@@ -48,7 +48,7 @@ from include.orchestration import DAG_DEFAULTS, bad_input_fails_task, param
 def ingest_ecommerce():
     @task
     def prepare_warehouse() -> dict:
-        """Applies the warehouse schema (sql/schema, sql/raw) when its files changed; else nothing."""
+        """Applies the warehouse schema (include/db/schema.py) when it changed; else nothing."""
         from include.tasks import ingest_ecommerce
 
         return ingest_ecommerce.prepare_warehouse()

@@ -71,3 +71,16 @@ def test_a_comment_on_a_missing_column_fails_naming_file_relation_and_column(war
         with pytest.raises(ValueError, match=r"comments\.yaml: marts\.no_such_mart is not a table or view"):
             apply_comments(conn, {"marts.no_such_mart": {"comment": "x"}})
         conn.rollback()
+
+
+def test_every_layout_lands_in_its_raw_table_every_source_column_as_text(db):
+    from include.ingest.layouts import LAYOUTS
+
+    for layout in LAYOUTS.values():
+        found = db.execute(
+            "select column_name, data_type, is_nullable from information_schema.columns"
+            " where table_schema = 'raw' and table_name = %s order by ordinal_position",
+            (layout.raw_table,),
+        ).fetchall()
+        assert found[:2] == [("load_id", "integer", "NO"), ("source_line_number", "integer", "NO")]
+        assert found[2:] == [(c, "text", "YES") for c in layout.raw_columns], layout.name

@@ -49,3 +49,17 @@ def test_the_comments_file_is_part_of_the_schema_digest(monkeypatch):
         lambda name: original(name) + ("\n# edited" if name == schema.COMMENTS_FILE else ""),
     )
     assert schema.schema_digest() != before
+
+
+def test_a_layout_lands_as_its_source_columns_in_text_after_the_load_columns():
+    from dataclasses import replace
+
+    from include.ingest.layouts import ONLINE_RETAIL
+
+    layout = replace(ONLINE_RETAIL, source_columns=("InvoiceNo", "Customer ID"), raw_table="some_lines")
+    assert schema.raw_table_ddl(layout).as_string() == (
+        'create table if not exists "raw"."some_lines" ('
+        "load_id integer not null default current_setting('ingest.load_id')::integer,"
+        " source_line_number integer not null default nextval('raw.source_line_seq'),"
+        ' "invoice_no" text, "customer_id" text)'
+    )
