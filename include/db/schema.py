@@ -116,15 +116,20 @@ def schema_digest() -> str:
 
 
 def documented_relations() -> dict[str, dict]:
-    """sql/schema/comments.yaml: `{"<schema>.<relation>": {"comment": ..., "columns": {...}}}`."""
+    """sql/schema/comments.yaml: `{"<schema>.<relation>": {"comment": ..., "columns": {...}}}`.
+    Raises on an entry of another form or a text that YAML read as something else (quote it)."""
     entries = yaml.safe_load(read_sql(COMMENTS_FILE)) or {}
     for relation, entry in entries.items():
-        unknown = set(entry) - {"comment", "columns"}
-        if relation.count(".") != 1 or unknown:
+        if relation.count(".") != 1 or not isinstance(entry, dict) or set(entry) - {"comment", "columns"}:
             raise ValueError(
-                f"sql/{COMMENTS_FILE}: {relation}: expected a '<schema>.<relation>' entry with"
-                f" 'comment' and 'columns', found {sorted(unknown) or relation!r}"
+                f"sql/{COMMENTS_FILE}: {relation}: expected a '<schema>.<relation>' entry holding"
+                " 'comment' (text) and/or 'columns' (<column>: text)"
             )
+        texts = {"comment": entry["comment"]} if "comment" in entry else {}
+        texts |= {f"column {column}": text for column, text in (entry.get("columns") or {}).items()}
+        for what, text in texts.items():
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"sql/{COMMENTS_FILE}: {relation} {what}: {text!r} is not a text (quote it)")
     return entries
 
 

@@ -63,3 +63,26 @@ def test_a_layout_lands_as_its_source_columns_in_text_after_the_load_columns():
         " source_line_number integer not null default nextval('raw.source_line_seq'),"
         ' "invoice_no" text, "customer_id" text)'
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "marts.dim_dates:\n  columns:\n    is_weekend: yes\n",
+            r"marts\.dim_dates column is_weekend: True is not a text",
+        ),
+        (
+            "marts.dim_dates:\n  description: x\n",
+            r"marts\.dim_dates: expected a '<schema>\.<relation>' entry",
+        ),
+        ("dim_dates:\n  comment: x\n", r"dim_dates: expected a '<schema>\.<relation>' entry"),
+    ],
+)
+def test_a_malformed_comments_entry_is_refused_naming_file_and_entry(monkeypatch, text, message):
+    original = schema.read_sql
+    monkeypatch.setattr(
+        schema, "read_sql", lambda name: text if name == schema.COMMENTS_FILE else original(name)
+    )
+    with pytest.raises(ValueError, match=r"sql/schema/comments\.yaml: " + message):
+        schema.documented_relations()
