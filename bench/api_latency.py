@@ -38,6 +38,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -77,9 +78,18 @@ class Ids:
     features: list[dict]
 
 
-def published_ids() -> Ids:
-    from include.db.connection import connect
+def _number(value):
+    """A numeric column's value as JSON sends it: Decimal as float, integers as they are."""
+    return float(value) if isinstance(value, Decimal) else value
 
+
+def published_ids() -> Ids:
+    from psycopg import sql
+
+    from include.db.connection import connect
+    from include.ml.features import TRANSACTIONS
+
+    names = TRANSACTIONS.model_features  # the request body of POST /segments/score
     with connect() as conn:
         customers = [
             r[0] for r in conn.execute("select distinct customer_id from marts.customer_recommendations")
@@ -92,20 +102,10 @@ def published_ids() -> Ids:
         ).fetchall()
         segmented = [r[0] for r in conn.execute("select customer_id from marts.customer_segments")]
         features = conn.execute(
-            "select recency_days, frequency, gross_revenue::float8, tenure_days, avg_basket_value::float8,"
-            " distinct_products, return_rate::float8, avg_days_between_orders::float8"
-            " from marts.customer_segments order by customer_id"
+            sql.SQL("select {} from marts.customer_segments order by customer_id").format(
+                sql.SQL(", ").join(map(sql.Identifier, names))
+            )
         ).fetchall()
-    names = (
-        "recency_days",
-        "frequency",
-        "gross_revenue",
-        "tenure_days",
-        "avg_basket_value",
-        "distinct_products",
-        "return_rate",
-        "avg_days_between_orders",
-    )
     if not customers or not products:
         raise SystemExit("nothing published: run the pipeline first (make demo)")
     return Ids(
@@ -113,7 +113,7 @@ def published_ids() -> Ids:
         segmented=segmented,
         products=[p for p, _ in products],
         product_weights=[float(w) for _, w in products],
-        features=[dict(zip(names, row, strict=True)) for row in features],
+        features=[{n: _number(v) for n, v in zip(names, row, strict=True)} for row in features],
     )
 
 

@@ -19,6 +19,7 @@ Set OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 on a shared machi
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import signal
@@ -34,19 +35,15 @@ sys.path.insert(0, str(ROOT))
 from include import config  # noqa: E402
 
 REAL_FILE = ROOT.parent / "shared" / "datasets" / "ecommerce-data.zip"
-PIPELINE = (
-    "ingest_ecommerce",
-    "validate_and_clean",
-    "segment_customers",
-    "recommend_products",
-    "publish_marts",
-)
 SAMPLE_SECONDS = 0.2
 
 
 def cli_module() -> str:
     """The CLI behind `make demo` (moving from include/cli.py to tools/cli.py)."""
     return "tools.cli" if (ROOT / "tools" / "cli.py").exists() else "include.cli"
+
+
+PIPELINE = importlib.import_module(cli_module()).PIPELINE  # the DAGs `make demo` runs, in order
 
 
 def source_for(scale: float, seed: int, python: str) -> tuple[Path, float | None]:

@@ -3,7 +3,7 @@
 
 Pulls a source and lands it in the warehouse's `raw` schema, exactly as it came.
 
-0. **prepare_warehouse**: applies the warehouse schema (`sql/schema/`, `sql/raw/`), the one
+0. **prepare_warehouse**: applies the warehouse schema (`include/db/schema.py`), the one
    place a DAG does; nothing runs when the files are unchanged since they were last applied.
 1. **land_source**: pull the `source` Param (Kaggle slug, local zip/csv path, or http(s) URL)
    into the landing folder under its sha256; the same bytes again are a no-op.
@@ -20,11 +20,11 @@ raw rows in one transaction. Bad input fails at once (no retries) with the file 
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
 from include import assets, config
 from include.ingest.layouts import LAYOUT_NAMES
-from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task, param
 
 
 @dag(
@@ -33,16 +33,14 @@ from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
     schedule=None,
     tags=["ecommerce", "ingest"],
     params={
-        "source": Param(
+        "source": param(
             config.DEFAULT_KAGGLE_SLUG,
+            "Kaggle dataset slug (owner/dataset), local .zip/.csv path, or http(s) URL.",
             type="string",
             minLength=1,
-            description="Kaggle dataset slug (owner/dataset), local .zip/.csv path, or http(s) URL.",
         ),
-        "layout": Param(
-            "auto",
-            enum=["auto", *LAYOUT_NAMES],
-            description="Source layout; 'auto' detects it from the header.",
+        "layout": param(
+            "auto", "Source layout; 'auto' detects it from the header.", enum=["auto", *LAYOUT_NAMES]
         ),
     },
     **DAG_DEFAULTS,
@@ -50,7 +48,7 @@ from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
 def ingest_ecommerce():
     @task
     def prepare_warehouse() -> dict:
-        """Applies the warehouse schema (sql/schema, sql/raw) when its files changed; else nothing."""
+        """Applies the warehouse schema (include/db/schema.py) when it changed; else nothing."""
         from include.tasks import ingest_ecommerce
 
         return ingest_ecommerce.prepare_warehouse()

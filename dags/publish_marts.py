@@ -23,10 +23,10 @@ complete run: a stage that fails leaves BI on the previous complete run.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
 from include import assets
-from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task, param
 
 
 @dag(
@@ -34,7 +34,7 @@ from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
     doc_md=__doc__,
     schedule=[assets.PRODUCT_RECOMMENDATIONS],
     tags=["ecommerce", "publish"],
-    params={"export_hyper": Param(True, type="boolean", description="Also write a Tableau Hyper extract.")},
+    params={"export_hyper": param(True, "Also write a Tableau Hyper extract.", type="boolean")},
     **DAG_DEFAULTS,
 )
 def publish_marts():

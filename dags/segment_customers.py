@@ -27,10 +27,10 @@ segments until publish_segments succeeds.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
 from include import assets, config
-from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task, param
 
 
 def _triggering_layouts(context) -> list[str]:
@@ -54,25 +54,27 @@ def _triggering_layouts(context) -> list[str]:
     schedule=assets.STAGING_TRANSACTIONS | assets.STAGING_CUSTOMER_PROFILES,
     tags=["ecommerce", "ml"],
     params={
-        "as_of_date": Param(
+        "as_of_date": param(
             None,
-            type=["null", "string"],
+            "Features as of this date (YYYY-MM-DD); empty = the day after the last invoice.",
+            type="string",
+            optional=True,
             format="date",
-            description="Features as of this date (YYYY-MM-DD); empty = the day after the last invoice.",
         ),
-        "algorithm": Param(
+        "algorithm": param(
             config.SEGMENT_ALGORITHM,
+            "Algorithm forming the segments; both are fitted and their metrics stored.",
             type="string",
             enum=["kmeans", "agglomerative"],
-            description="Algorithm forming the segments; both are fitted and their metrics stored.",
         ),
-        "k_min": Param(config.K_MIN, type="integer", minimum=2, description="Smallest k of the sweep."),
-        "k_max": Param(config.K_MAX, type="integer", minimum=2, description="Largest k of the sweep."),
-        "population": Param(
+        "k_min": param(config.K_MIN, "Smallest k of the sweep.", type="integer", minimum=2),
+        "k_max": param(config.K_MAX, "Largest k of the sweep.", type="integer", minimum=2),
+        "population": param(
             None,
-            type=["null", "string"],
+            "Customers to segment; empty = the triggering asset's, else transactions.",
+            type="string",
+            optional=True,
             enum=[None, "transactions", "customer_profiles"],
-            description="Customers to segment; empty = the triggering asset's, else transactions.",
         ),
     },
     **DAG_DEFAULTS,

@@ -20,10 +20,10 @@ Rerunning any task is safe: cleaning replaces staging wholesale in one transacti
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
 from include import assets
-from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task, param
 
 
 def _triggering_load_id(context) -> int | None:
@@ -39,10 +39,11 @@ def _triggering_load_id(context) -> int | None:
     schedule=assets.RAW_TRANSACTIONS | assets.RAW_CUSTOMER_PROFILES,
     tags=["ecommerce", "quality"],
     params={
-        "load_id": Param(
+        "load_id": param(
             None,
-            type=["null", "integer"],
-            description="Raw load to clean (audit.ingest_runs.load_id); empty = the newest successful load.",
+            "Raw load to clean (audit.ingest_runs.load_id); empty = the newest successful load.",
+            type="integer",
+            optional=True,
         ),
     },
     **DAG_DEFAULTS,

@@ -15,6 +15,16 @@ from include import config
 TAGS = frozenset({"ecommerce", "ingest", "quality", "ml", "publish"})
 
 
+def param(default, description: str, *, type: str | None = None, optional: bool = False, **schema):
+    """A DAG Param: `default`, its `description`, the JSON-schema `type` (also null when `optional`,
+    i.e. empty = the documented fallback) and any further schema keywords (enum, minimum, ...)."""
+    from airflow.sdk import Param
+
+    if type is not None:
+        schema["type"] = ["null", type] if optional else type
+    return Param(default, description=description, **schema)
+
+
 def runbook_url(dag_id: str, task_id: str) -> str:
     """The runbook section for a task: docs/runbook.md, anchor = dag_id-task_id."""
     anchor = f"{dag_id}-{task_id}".replace("_", "-")

@@ -12,7 +12,7 @@ class Layout:
     kaggle_slug: str
     file_name: str  # the CSV inside the Kaggle download
     source_columns: tuple[str, ...]  # header names, in file order
-    raw_table: str  # table in schema `raw`
+    raw_table: str  # table in schema `raw`, as landed: include.db.schema.raw_table_ddl creates it
     delimiter: str
     encoding: str  # Python codec of the file
     pg_encoding: str  # the same, as PostgreSQL's COPY ENCODING names it

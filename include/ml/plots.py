@@ -30,6 +30,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, out: Path) -> Path:
+    """Lay the figure out, write it to `out` (PNG, 110 dpi), free it; returns `out`."""
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def elbow_silhouette(metrics: pd.DataFrame, out: Path, title: str) -> Path:
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -50,10 +58,7 @@ def elbow_silhouette(metrics: pd.DataFrame, out: Path, title: str) -> Path:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def k_distance(distances: np.ndarray, eps: float, min_samples: int, out: Path, title: str) -> Path:
@@ -69,10 +74,7 @@ def k_distance(distances: np.ndarray, eps: float, min_samples: int, out: Path, t
     ax.legend()
     ax.grid(alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def pca_scatter(
@@ -122,10 +124,7 @@ def pca_scatter(
     for handle in legend.legend_handles:  # one marker size in the legend, whatever the first point
         handle.set_sizes([40])
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def profile_heatmap(
@@ -142,10 +141,7 @@ def profile_heatmap(
         ax.text(c, r, f"{value:.1f}", ha="center", va="center", fontsize=7)
     fig.colorbar(image, ax=ax, label="mean scaled value")
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def plot_all(seg, features: list[str], out_dir: Path, population: str, seed: int) -> dict[str, str]:

@@ -93,10 +93,15 @@ def raw_profiles_suite(layout: Layout) -> gx.ExpectationSuite:
     return suite
 
 
-def _exists(table: str, key: str) -> str:
-    """Rows of the batch whose `key` has no row in `table` (referential integrity).
-    GX substitutes {batch} with an aliased subquery: columns stay unqualified."""
-    return f"select source_line_number, {key} from {{batch}} where {key} not in (select {key} from {table})"
+def _references(what: str, table: str, key: str):
+    """Hard: every `key` of the batch has a row in `table` (referential integrity); the unexpected
+    rows are those whose key has none. GX substitutes {batch} with an aliased subquery: columns
+    stay unqualified."""
+    return gxe.UnexpectedRowsExpectation(
+        description=f"every {what} exists in {table}",
+        unexpected_rows_query=f"select source_line_number, {key} from {{batch}} where {key} not in (select {key} from {table})",
+        meta=HARD,
+    )
 
 
 def staging_transactions_suites() -> list[SuiteTarget]:
@@ -113,16 +118,8 @@ def staging_transactions_suites() -> list[SuiteTarget]:
             unexpected_rows_query="select source_line_number from {batch} where not is_guest and customer_id is null",
             meta=HARD,
         ),
-        gxe.UnexpectedRowsExpectation(
-            description="every product referenced exists in staging.products",
-            unexpected_rows_query=_exists("staging.products", "product_id"),
-            meta=HARD,
-        ),
-        gxe.UnexpectedRowsExpectation(
-            description="every customer referenced exists in staging.customers",
-            unexpected_rows_query=_exists("staging.customers", "customer_id"),
-            meta=HARD,
-        ),
+        _references("product referenced", "staging.products", "product_id"),
+        _references("customer referenced", "staging.customers", "customer_id"),
     ]:
         lines.add_expectation(expectation)
     returns = gx.ExpectationSuite(name="staging_returns")
@@ -130,11 +127,7 @@ def staging_transactions_suites() -> list[SuiteTarget]:
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["load_id", "source_line_number"], meta=HARD),
         gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=1, meta=HARD),
         gxe.ExpectColumnValuesToMatchRegex(column="invoice_no", regex="^C", meta=HARD),
-        gxe.UnexpectedRowsExpectation(
-            description="every product returned exists in staging.products",
-            unexpected_rows_query=_exists("staging.products", "product_id"),
-            meta=HARD,
-        ),
+        _references("product returned", "staging.products", "product_id"),
     ]:
         returns.add_expectation(expectation)
     products = gx.ExpectationSuite(name="staging_products")

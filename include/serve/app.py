@@ -337,27 +337,33 @@ def create_app(store: Store | None = None, tokens: TokenCache | None = None) -> 
             page = render.report_page(report.build_report(conn, run), runs, _base(request))
         return HTMLResponse(page)
 
-    @app.get("/report/runs/{run_id}/plots/{name}.png", include_in_schema=False)
-    def report_plot(run_id: str, name: str, _user: PageUser) -> FileResponse:
+    def _run_file(find, missing: str, media_type: str | None = None) -> FileResponse:
+        """The file `find(conn)` locates for a run (media type: as given, else from its name), else
+        404 `missing`."""
         from include.db.connection import connect
         from include.serve import report
 
         with connect() as conn:
-            path = report.run_plot(conn, run_id, name)
+            path = find(conn)
         if path is None:
-            raise _not_found(f"no plot {name!r} recorded for run {run_id!r}")
-        return FileResponse(path, media_type="image/png")
+            raise _not_found(missing)
+        return FileResponse(path, media_type=media_type or report.media_type(path))
+
+    @app.get("/report/runs/{run_id}/plots/{name}.png", include_in_schema=False)
+    def report_plot(run_id: str, name: str, _user: PageUser) -> FileResponse:
+        from include.serve.report import run_plot
+
+        missing = f"no plot {name!r} recorded for run {run_id!r}"
+        return _run_file(lambda conn: run_plot(conn, run_id, name), missing, "image/png")
 
     @app.get("/report/runs/{run_id}/data-docs/{relative:path}", include_in_schema=False)
     def report_data_docs(run_id: str, relative: str, _user: PageUser) -> FileResponse:
-        from include.db.connection import connect
-        from include.serve import report
+        from include.serve.report import run_data_docs
 
-        with connect() as conn:
-            path = report.run_data_docs(conn, run_id, relative)
-        if path is None:
-            raise _not_found(f"no Data Docs page {relative!r} for run {run_id!r}")
-        return FileResponse(path, media_type=report.media_type(path))
+        return _run_file(
+            lambda conn: run_data_docs(conn, run_id, relative),
+            f"no Data Docs page {relative!r} for run {run_id!r}",
+        )
 
     @app.get("/docs/runbook.md", response_class=HTMLResponse, tags=["report"])
     def runbook(_user: PageUser) -> HTMLResponse:

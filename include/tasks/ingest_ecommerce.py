@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def prepare_warehouse() -> dict:
-    """Apply the warehouse schema (sql/schema, sql/raw): the one place it is applied from a DAG.
+    """Apply the warehouse schema (include/db/schema.py): the one place it is applied from a DAG.
     Nothing runs when the files are unchanged since they were last applied."""
     with connect() as conn:
         applied = apply_schema(conn)

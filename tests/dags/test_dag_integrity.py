@@ -11,6 +11,15 @@ from include.orchestration import TAGS
 pytestmark = pytest.mark.dags
 
 
+def _schedule(dag) -> list[str]:
+    """The names of the assets the DAG is scheduled on, in order."""
+    return [a.name for a in dag.timetable.asset_condition.objects]
+
+
+def _outlets(dag, task_id: str) -> list[str]:
+    return [o.name for o in dag.get_task(task_id).outlets]
+
+
 def test_every_dag_file_imports(dagbag):
     assert dagbag.import_errors == {}
     files = sorted(p.stem for p in (config.PROJECT_ROOT / "dags").glob("*.py"))
@@ -32,17 +41,13 @@ def test_ingest_params_and_outlets(dagbag):
     dag = dagbag.dags["ingest_ecommerce"]
     assert dag.params["source"] == config.DEFAULT_KAGGLE_SLUG
     assert dag.params["layout"] == "auto"
-    outlets = dag.get_task("load_raw").outlets
-    assert [o.name for o in outlets] == ["raw_loads"]
+    assert _outlets(dag, "load_raw") == ["raw_loads"]
 
 
 def test_validate_and_clean_schedule_and_outlets(dagbag):
     dag = dagbag.dags["validate_and_clean"]
-    assert [a.name for a in dag.timetable.asset_condition.objects] == [
-        "raw_transactions",
-        "raw_customer_profiles",
-    ]
-    assert [o.name for o in dag.get_task("validate_staging").outlets] == ["staging_loads"]
+    assert _schedule(dag) == ["raw_transactions", "raw_customer_profiles"]
+    assert _outlets(dag, "validate_staging") == ["staging_loads"]
 
 
 def test_segment_customers_header(dagbag):
@@ -59,11 +64,8 @@ def test_segment_customers_header(dagbag):
 
 def test_segment_customers_schedule_outlets_and_params(dagbag):
     dag = dagbag.dags["segment_customers"]
-    assert [a.name for a in dag.timetable.asset_condition.objects] == [
-        "staging_transactions",
-        "staging_customer_profiles",
-    ]
-    assert [o.name for o in dag.get_task("announce_segments").outlets] == ["customer_segments"]
+    assert _schedule(dag) == ["staging_transactions", "staging_customer_profiles"]
+    assert _outlets(dag, "announce_segments") == ["customer_segments"]
     assert all(not t.outlets for t in dag.tasks if t.task_id != "announce_segments")
     params = dag.params
     assert params["as_of_date"] is None and params["population"] is None
@@ -73,8 +75,8 @@ def test_segment_customers_schedule_outlets_and_params(dagbag):
 
 def test_scheduled_on_segments_and_emits_recommendations(dagbag):
     dag = dagbag.dags["recommend_products"]
-    assert [a.name for a in dag.timetable.asset_condition.objects] == ["customer_segments"]
-    assert [o.name for o in dag.get_task("publish_recommendations").outlets] == ["product_recommendations"]
+    assert _schedule(dag) == ["customer_segments"]
+    assert _outlets(dag, "publish_recommendations") == ["product_recommendations"]
     others = [t for t in dag.tasks if t.task_id != "publish_recommendations"]
     assert all(not t.outlets for t in others), "only the publishing task announces the marts"
 

@@ -23,6 +23,7 @@ import pytest
 from include import config
 from tests.e2e.support import screenshot  # the DevTools plumbing of the grid screenshot
 from tests.e2e.support.services import free_port, stop_group
+from tests.serve_support import wait_until_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -96,16 +97,11 @@ def test_a_token_of_the_api_server_works_against_make_serve(airflow, mounted, to
     url = f"http://127.0.0.1:{port}"
     http = httpx.Client(timeout=30)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if http.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+
+        def still_running() -> None:
             assert proc.poll() is None, log.read_text()[-2000:]
-            time.sleep(0.5)
-        else:
+
+        if not wait_until_healthy(url, seconds=90, interval=0.5, check=still_running):
             pytest.fail(f"make serve did not load the published run: {log.read_text()[-2000:]}")
         assert http.get(f"{url}/health").json()["run_id"] == http.get(f"{mounted}/health").json()["run_id"]
         product = db.execute("select min(product_id) from marts.product_pairs").fetchone()[0]

@@ -17,17 +17,11 @@ import pytest
 
 from include import config
 from include.serve import basket
+from tests.serve_support import wait_until_healthy
 from tools import runtime
+from tools.cli import PIPELINE
 
 pytestmark = pytest.mark.integration
-
-PIPELINE = (
-    "ingest_ecommerce",
-    "validate_and_clean",
-    "segment_customers",
-    "recommend_products",
-    "publish_marts",
-)
 
 
 def _free_port() -> int:
@@ -62,15 +56,7 @@ def server(published, warehouse):
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    else:
+    if not wait_until_healthy(base, seconds=60, interval=0.2):
         pytest.fail(f"the API did not load the published marts within 60 s: {app.state.store.last_error}")
     try:
         yield base

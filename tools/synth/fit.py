@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from include.ingest.layouts import ONLINE_RETAIL
 from tools.synth import model
 
 log = logging.getLogger(__name__)
@@ -37,16 +38,7 @@ KINDS = (*PRODUCT_KINDS, "adjustment", "fee")
 def read_real(path: Path) -> pd.DataFrame:
     """The real file as text columns plus parsed ones (one row per line, in file order)."""
     df = pd.read_csv(path, encoding="iso-8859-1", dtype=str, keep_default_na=False)
-    expected = [
-        "InvoiceNo",
-        "StockCode",
-        "Description",
-        "Quantity",
-        "InvoiceDate",
-        "UnitPrice",
-        "CustomerID",
-        "Country",
-    ]
+    expected = list(ONLINE_RETAIL.source_columns)
     if list(df.columns) != expected:
         raise ValueError(f"{path}: header {list(df.columns)} is not the Online Retail layout {expected}")
     out = pd.DataFrame(

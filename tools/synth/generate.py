@@ -743,18 +743,20 @@ def generate(profile: dict, opts: Options) -> Result:
     writer = Writer(out, opts.compress_level)
     writer.start()
     maker = LineMaker(profile, shop, people, opts.seed)
-    qty_table = np.array([str(v) for v in range(-QUANTITY_TABLE, QUANTITY_TABLE + 1)], dtype=object)
-    price_table = np.array([repr(c / 100) for c in range(PRICE_TABLE_CENTS)], dtype=object)
-    day_str = np.array(
-        [
-            f"{d.month}/{d.day}/{d.year}"
-            for d in (start + dt.timedelta(days=i) for i in range(calendar.n_days))
-        ],
-        dtype=object,
+    texts = Texts(
+        day=np.array(
+            [
+                f"{d.month}/{d.day}/{d.year}"
+                for d in (start + dt.timedelta(days=i) for i in range(calendar.n_days))
+            ],
+            dtype=object,
+        ),
+        hm=np.array([f" {m // 60}:{m % 60:02d}," for m in range(1440)], dtype=object),
+        country=np.array(countries, dtype=object),
+        customer_id=np.array([str(i) for i in people.ids], dtype=object),
+        quantity=np.array([str(v) for v in range(-QUANTITY_TABLE, QUANTITY_TABLE + 1)], dtype=object),
+        price=np.array([repr(c / 100) for c in range(PRICE_TABLE_CENTS)], dtype=object),
     )
-    hm_str = np.array([f" {m // 60}:{m % 60:02d}," for m in range(1440)], dtype=object)
-    country_str = np.array(countries, dtype=object)
-    id_str = np.array([str(i) for i in people.ids], dtype=object)
     writer.put(HEADER.encode(ENCODING))
     total_lines = 0
     expected = inv.n.astype(np.float64)
@@ -770,19 +772,7 @@ def generate(profile: dict, opts: Options) -> Result:
             hi = min(max(hi, lo + 1), len(inv.kind))
             if lo >= len(inv.kind):
                 break
-            text, n_lines = make_chunk(
-                maker,
-                inv,
-                slice(lo, hi),
-                people,
-                countries,
-                day_str,
-                hm_str,
-                country_str,
-                id_str,
-                qty_table,
-                price_table,
-            )
+            text, n_lines = make_chunk(maker, inv, slice(lo, hi), people, countries, texts)
             writer.put(text.encode(ENCODING))
             total_lines += n_lines
             lo = hi
@@ -818,19 +808,22 @@ def generate(profile: dict, opts: Options) -> Result:
     )
 
 
+@dataclass(frozen=True)
+class Texts:
+    """The text of every value a line is assembled from, indexed by the value (or its position)."""
+
+    day: np.ndarray  # by day of the calendar: 'M/D/YYYY'
+    hm: np.ndarray  # by minute of the day: ' H:MM,'
+    country: np.ndarray  # by country index
+    customer_id: np.ndarray  # by person index
+    quantity: np.ndarray  # by quantity + QUANTITY_TABLE
+    price: np.ndarray  # by price in cents
+
+
 def make_chunk(
-    maker: LineMaker,
-    inv: Invoices,
-    sl: slice,
-    people: People,
-    countries,
-    day_str,
-    hm_str,
-    country_str,
-    id_str,
-    qty_table,
-    price_table,
+    maker: LineMaker, inv: Invoices, sl: slice, people: People, countries, texts: Texts
 ) -> tuple[str, int]:
+    day_str, hm_str, country_str, id_str = texts.day, texts.hm, texts.country, texts.customer_id
     seed = maker.seed
     kind = inv.kind[sl]
     key = inv.key[sl]
@@ -1044,5 +1037,5 @@ def make_chunk(
     is_customer = (person >= 0) & (person < people.n_customers)
     cid = np.where(is_customer, id_str[np.minimum(cust, len(id_str) - 1)], "")
     suffix = "," + cid + "," + country_str[country] + "\n"
-    text = format_lines(prefix[li], frag, quantity, mid[li], cents, suffix[li], qty_table, price_table)
+    text = format_lines(prefix[li], frag, quantity, mid[li], cents, suffix[li], texts.quantity, texts.price)
     return text, len(li)

@@ -19,5 +19,3 @@ create table if not exists audit.ingest_runs (
     finished_at     timestamptz,
     unique (dag_id, run_id)
 );
-comment on table audit.ingest_runs is
-    'One row per ingestion run (dag_id, run_id): source, checksum, layout, rows landed, seconds per step, status.';

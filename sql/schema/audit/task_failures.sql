@@ -9,5 +9,3 @@ create table if not exists audit.task_failures (
     runbook_url  text        not null,
     failed_at    timestamptz not null default now()
 );
-comment on table audit.task_failures is
-    'One row per failed task attempt: task, run, error and the runbook section to follow.';
