@@ -35,10 +35,11 @@ def main() -> None:
     import pandas as pd
     from threadpoolctl import threadpool_limits
 
-    from include import config, runtime
+    from include import config
     from include.db.connection import connect
     from include.ml import protocol
-    from include.ml.recommend_products import load_interactions, load_products, segments_as_of_factory
+    from include.tasks.recommend_products import load_interactions, load_products, segments_as_of_factory
+    from tools import runtime
 
     runtime.configure_environment()
     started = time.monotonic()

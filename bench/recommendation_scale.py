@@ -188,7 +188,6 @@ def run_one(n_products: int, n_customers: int) -> dict:
     import logging
     import threading
 
-    import numpy as np
     import pandas as pd
     import psutil
     from threadpoolctl import threadpool_limits
@@ -238,18 +237,10 @@ def run_one(n_products: int, n_customers: int) -> dict:
     with threadpool_limits(limits=config.ML_THREADS):
 
         def similarity_stage():
-            tokens = similarity.description_tokens(products["description"])
-            similarity.blocked_top_k_cosine(
-                similarity.description_features(None, tokens=tokens), k=config.TOP_K_SIMILAR
-            )
+            similarity.content_top_k(products["description"], config.TOP_K_SIMILAR)
             as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
             history = signals.build_history(interactions, products["product_id"].to_numpy(), as_of)
-            inv = history.weighted(None)
-            rows = np.repeat(np.arange(history.n_customers), np.diff(inv.indptr))
-            features = similarity.purchase_features(
-                rows, inv.indices, inv.data, history.n_customers, history.n_products
-            )
-            similarity.blocked_top_k_cosine(features, k=config.TOP_K_SIMILAR)
+            signals.co_purchase_top_k(history, config.TOP_K_SIMILAR)
             return len(pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT))
 
         n_pairs = stage("similarity_s", similarity_stage)

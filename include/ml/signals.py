@@ -517,6 +517,18 @@ def fit_als(
 # --- segments ---------------------------------------------------------------------------------
 
 
+def co_purchase_top_k(history: History, k: int):
+    """The `k` products most similar to each product by the customers who bought them: cosine of
+    log(1 + invoices) over customers (similarity.TopK; the co_purchase method of
+    marts.product_similarity)."""
+    from include.ml.similarity import blocked_top_k_cosine, purchase_features
+
+    inv = history.weighted(None)
+    rows = np.repeat(np.arange(history.n_customers), np.diff(inv.indptr))
+    features = purchase_features(rows, inv.indices, inv.data, history.n_customers, history.n_products)
+    return blocked_top_k_cosine(features, k=k)
+
+
 def segment_rows(history: History, segments: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     """(segment index per customer row, -1 = none; the segment ids) from customer_id, segment_id."""
     segment_of = np.full(history.n_customers, -1, dtype=np.int64)
@@ -608,15 +620,10 @@ class Fit:
     def co_purchase(self) -> sparse.csr_matrix:
         """Products x products: cosine of log(1 + invoices) over customers (the co_purchase
         similarity of marts.product_similarity), best `content_neighbours`."""
-        from include.ml.similarity import blocked_top_k_cosine, purchase_features
 
         def build():
-            h = self.history
-            inv = h.weighted(None)
-            rows = np.repeat(np.arange(h.n_customers), np.diff(inv.indptr))
-            features = purchase_features(rows, inv.indices, inv.data, h.n_customers, h.n_products)
-            top = blocked_top_k_cosine(features, k=self.content_neighbours)
-            return ranking.canonical(top.to_sparse(h.n_products))
+            top = co_purchase_top_k(self.history, self.content_neighbours)
+            return ranking.canonical(top.to_sparse(self.history.n_products))
 
         return self._cached("co_purchase", build)
 

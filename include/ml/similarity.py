@@ -240,6 +240,12 @@ def description_features(
     return sparse.hstack([_tfidf(words, 1, max_products), _tfidf(chars, 2, max_products)], format="csr")
 
 
+def content_top_k(descriptions: pd.Series, k: int) -> TopK:
+    """The `k` products most similar to each product by TF-IDF cosine of their descriptions (the
+    content method of marts.product_similarity), in the order of `descriptions`."""
+    return blocked_top_k_cosine(description_features(None, tokens=description_tokens(descriptions)), k=k)
+
+
 def purchase_features(
     customer_index: np.ndarray,
     product_index: np.ndarray,

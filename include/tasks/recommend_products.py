@@ -265,23 +265,13 @@ def build_similarity(run_id: str, top_k: int = config.TOP_K_SIMILAR) -> dict:
             products = load_products(conn)
             interactions = load_interactions(conn)
         with thread_limit():
-            content = similarity.blocked_top_k_cosine(
-                similarity.description_features(
-                    None, tokens=similarity.description_tokens(products["description"])
-                ),
-                k=top_k,
-            )
+            content = similarity.content_top_k(products["description"], top_k)
             history = signals.build_history(
                 interactions,
                 products["product_id"].to_numpy(),
                 pd.to_datetime(interactions["invoice_date"]).max() + pd.Timedelta(days=1),
             )
-            inv = history.weighted(None)
-            rows = np.repeat(np.arange(history.n_customers), np.diff(inv.indptr))
-            features = similarity.purchase_features(
-                rows, inv.indices, inv.data, history.n_customers, history.n_products
-            )
-            co_purchase = similarity.blocked_top_k_cosine(features, k=top_k)
+            co_purchase = signals.co_purchase_top_k(history, top_k)
         frames = [
             similarity_frame(content, products, "content"),
             similarity_frame(co_purchase, products, "co_purchase"),
