@@ -37,7 +37,7 @@ def main() -> None:
 
     from include import config
     from include.db.connection import connect
-    from include.ml import protocol
+    from include.ml import evaluation, protocol
     from include.tasks.recommend_products import load_interactions, load_products, segments_as_of_factory
     from tools import runtime
 
@@ -59,20 +59,8 @@ def main() -> None:
         )
     seconds = time.monotonic() - started - loaded
     m = outcome.metrics
-    cols = [
-        "method",
-        "list_type",
-        "precision_at_10",
-        "recall_at_10",
-        "ndcg_at_10",
-        "map_at_10",
-        "hit_rate_at_10",
-        "f1_at_10",
-        "coverage",
-        "users_evaluated",
-        "ndcg_diff_vs_hybrid_low",
-        "ndcg_diff_vs_hybrid_high",
-    ]
+    shown = ("_date", "evaluation_")  # the windows and statuses are in the log
+    cols = [c for c in evaluation.MART_COLUMNS if not any(part in c for part in shown)]
     m = m.sort_values(["list_type", "ndcg_at_10"], ascending=[False, False])
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))

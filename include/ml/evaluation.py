@@ -34,6 +34,21 @@ METRIC_COLUMNS = (
     "f1_at_10",
     "coverage",
 )
+# One row of published.recommendation_metrics (without run_id): what protocol.run returns.
+MART_COLUMNS = (
+    "method",
+    "list_type",
+    *METRIC_COLUMNS,
+    "users_evaluated",
+    "train_start_date",
+    "train_end_date",
+    "test_start_date",
+    "test_end_date",
+    "ndcg_diff_vs_hybrid_low",
+    "ndcg_diff_vs_hybrid_high",
+    "evaluation_status",
+    "evaluation_note",
+)
 HYBRID = "hybrid"
 LIST_TYPES = ("discover", "buy_again")
 

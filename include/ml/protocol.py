@@ -151,28 +151,34 @@ def not_evaluated(reason: str, dates: pd.Series) -> Outcome:
     """Metrics rows of a run that could not be evaluated (every method, metrics empty)."""
     log.warning("recommendations are not evaluated: %s; the lists use untuned defaults", reason)
     days = pd.to_datetime(dates).dt.normalize()
-    rows = []
-    for lt in LIST_TYPES:
-        methods = (DISCOVER_METHODS if lt == "discover" else BUY_AGAIN_METHODS) + (HYBRID,)
-        for method in methods:
-            rows.append(
-                {
-                    "method": method,
-                    "list_type": lt,
-                    **dict.fromkeys(evaluation.METRIC_COLUMNS),
-                    "users_evaluated": 0,
-                    "train_start_date": days.min().date(),
-                    "train_end_date": days.max().date(),
-                    "test_start_date": None,
-                    "test_end_date": None,
-                    "ndcg_diff_vs_hybrid_low": None,
-                    "ndcg_diff_vs_hybrid_high": None,
-                    "evaluation_status": "not_evaluated",
-                    "evaluation_note": reason,
-                }
-            )
+    dates = {
+        "train_start_date": days.min().date(),
+        "train_end_date": days.max().date(),
+        "test_start_date": None,
+        "test_end_date": None,
+    }
+    rows = [
+        _unscored_row(method, lt, dates, "not_evaluated", reason)
+        for lt in LIST_TYPES
+        for method in (*_list_methods(lt), HYBRID)
+    ]
     specs = {lt: recommender.default_spec(lt) for lt in LIST_TYPES}
     return Outcome(pd.DataFrame(rows), specs, "not_evaluated", reason)
+
+
+def _unscored_row(method: str, list_type: str, dates: dict, status: str, note: str) -> dict:
+    """A metrics row without scores: the run not evaluated, or the method skipped."""
+    return {
+        "method": method,
+        "list_type": list_type,
+        **dict.fromkeys(evaluation.METRIC_COLUMNS),
+        "users_evaluated": 0,
+        **dates,
+        "ndcg_diff_vs_hybrid_low": None,
+        "ndcg_diff_vs_hybrid_high": None,
+        "evaluation_status": status,
+        "evaluation_note": note,
+    }
 
 
 def _test_lists(method: str, fit, params, rel: Relevant, list_type: str):
@@ -217,16 +223,21 @@ def run(
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segments")
     segments = {split: background.submit(segments_as_of, split.test_start) for split in (val, test)}
     background.shutdown(wait=False)
-    val_fit = make_fit(
-        interactions,
-        products,
-        val.test_start,
-        segments[val],
-        threads=threads,
-        top_k=top_k,
-        tokens=tokens,
-        catalogue=sold[val],
-    )
+
+    def fit_before(split: evaluation.Split) -> signals.Fit:
+        """Everything fitted on the data before the split's window (products sold before it)."""
+        return make_fit(
+            interactions,
+            products,
+            split.test_start,
+            segments[split],
+            threads=threads,
+            top_k=top_k,
+            tokens=tokens,
+            catalogue=sold[split],
+        )
+
+    val_fit = fit_before(val)
     in_validation = pd.to_datetime(interactions["invoice_date"]) <= val.test_end
     val_relevant = _relevant(val_fit, interactions[in_validation], val)
     reason = _too_few(val_relevant, "validation")
@@ -278,16 +289,7 @@ def run(
     log.info("tuning done in %.1f s (EASE may still be tuning beside)", time.monotonic() - started)
 
     # 3. refit before the test window, score every method once
-    test_fit = make_fit(
-        interactions,
-        products,
-        test.test_start,
-        segments[test],
-        threads=threads,
-        top_k=top_k,
-        tokens=tokens,
-        catalogue=sold[test],
-    )
+    test_fit = fit_before(test)
     test_relevant = _relevant(test_fit, interactions, test)
     reason = _too_few(test_relevant, "test")
     if reason:
@@ -362,19 +364,7 @@ def run(
             )
         for name, why in skipped.items():
             if name in _list_methods(lt):
-                rows.append(
-                    {
-                        "method": name,
-                        "list_type": lt,
-                        **dict.fromkeys(evaluation.METRIC_COLUMNS),
-                        "users_evaluated": 0,
-                        **test.as_dates(),
-                        "ndcg_diff_vs_hybrid_low": None,
-                        "ndcg_diff_vs_hybrid_high": None,
-                        "evaluation_status": "skipped",
-                        "evaluation_note": why,
-                    }
-                )
+                rows.append(_unscored_row(name, lt, test.as_dates(), "skipped", why))
     metrics = pd.DataFrame(rows)
     log.info("evaluation protocol in %.1f s", time.monotonic() - started)
     return Outcome(metrics, specs, "evaluated")

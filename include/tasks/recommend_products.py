@@ -27,27 +27,6 @@ from include.publish import marts as publish
 
 log = logging.getLogger(__name__)
 
-METRICS_COLUMNS = [
-    "method",
-    "list_type",
-    "precision_at_10",
-    "recall_at_10",
-    "ndcg_at_10",
-    "map_at_10",
-    "hit_rate_at_10",
-    "f1_at_10",
-    "coverage",
-    "users_evaluated",
-    "train_start_date",
-    "train_end_date",
-    "test_start_date",
-    "test_end_date",
-    "ndcg_diff_vs_hybrid_low",
-    "ndcg_diff_vs_hybrid_high",
-    "evaluation_status",
-    "evaluation_note",
-]
-
 
 class RecommendationError(BadInputError, RuntimeError):
     """The input cannot give recommendations (no sales, ...)."""
@@ -320,7 +299,7 @@ def evaluate(
         )
     specs = {lt: spec.to_dict() for lt, spec in outcome.specs.items()}
     (folder / "hybrid.json").write_text(json.dumps(specs, indent=2, default=str), encoding="utf-8")
-    metrics = outcome.metrics[METRICS_COLUMNS]
+    metrics = outcome.metrics[list(evaluation.MART_COLUMNS)]
     with connect() as conn:
         publish.write_run_rows(conn, "recommendation_metrics", run_id, metrics)
     hybrid = metrics[metrics["method"] == evaluation.HYBRID].set_index("list_type")["ndcg_at_10"]
