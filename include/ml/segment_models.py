@@ -2,8 +2,8 @@
 
 `save_models` writes, under `.local/runs/<run_id>/segmentation/<population>/`, the preprocessor
 (fill + log + StandardScaler), PCA, K-means and the segment centroids with joblib, beside a
-`manifest.json` of parameters and library versions. `score_new` loads them and assigns new
-customers to the run's segments.
+`manifest.json` of parameters and library versions. `score_new` loads them (once per run folder)
+and assigns new customers to the run's segments.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -92,21 +93,33 @@ def save_models(out: Path, run_id: str, spec: Population, preprocessor, seg, as_
     return path
 
 
+@lru_cache(maxsize=8)
+def _load(folder: str, manifest_mtime_ns: int) -> tuple:
+    """The run folder's manifest and models, loaded once per folder (and manifest version): a run
+    folder is written once, by its segmentation run."""
+    import joblib
+
+    manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    files = manifest["files"]
+    return manifest, *(
+        joblib.load(Path(folder) / files[k]) for k in ("preprocessor", "kmeans", "pca", "segments")
+    )
+
+
+def load_models(model_folder: str | Path) -> tuple:
+    """(manifest, preprocessor, kmeans, pca, segments) of a saved run, cached."""
+    folder = Path(model_folder).resolve()
+    return _load(str(folder), (folder / "manifest.json").stat().st_mtime_ns)
+
+
 def score_new(model_folder: str | Path, frame: pd.DataFrame) -> pd.DataFrame:
     """Assign customers (rows with the population's feature columns) to the segments of a saved
     run: customer_id, segment_id, segment_name, kmeans_cluster, pca_x, pca_y."""
-    import joblib
-
     from include.ml.features import numeric_columns
     from include.ml.segmentation import nearest_centroid_labels
 
-    folder = Path(model_folder)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest, preprocessor, kmeans, pca, segments = load_models(model_folder)
     spec = population(manifest["population"])
-    preprocessor = joblib.load(folder / manifest["files"]["preprocessor"])
-    kmeans = joblib.load(folder / manifest["files"]["kmeans"])
-    pca = joblib.load(folder / manifest["files"]["pca"])
-    segments = joblib.load(folder / manifest["files"]["segments"])
     x = preprocessor.transform(numeric_columns(frame, spec))
     kmeans_labels = kmeans.predict(x)
     if segments["kmeans_to_segment"]:

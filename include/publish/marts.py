@@ -356,17 +356,15 @@ def write_run_rows_sql(
     return rows
 
 
-def _unpublished_partitions(
-    conn: psycopg.Connection, mart: Mart, run_id: str, keep_staged: bool = False
-) -> list[str]:
+def _unpublished_partitions(conn: psycopg.Connection, mart: Mart, run_id: str) -> list[str]:
     """The partitions of a partitioned mart that belong to no run kept: neither `run_id`, nor the
-    published run, nor the history (nor, with `keep_staged`, a run waiting in staged_runs)."""
-    staged = " union select run_id from published.staged_runs where mart = %(mart)s" if keep_staged else ""
+    published run, nor the history, nor a run waiting in staged_runs."""
     keep = {run_id} | {
         r[0]
         for r in conn.execute(
             "select run_id from published.run_history where mart = %(mart)s"
-            " union select run_id from published.current_runs where mart = %(mart)s" + staged,
+            " union select run_id from published.current_runs where mart = %(mart)s"
+            " union select run_id from published.staged_runs where mart = %(mart)s",
             {"mart": mart.name},
         )
     }
@@ -380,9 +378,11 @@ def _unpublished_partitions(
 
 
 def drop_unpublished(conn: psycopg.Connection, marts: Iterable[Mart], run_id: str) -> int:
-    """Delete rows of earlier runs that were written but never published (they failed, or a newer
-    run of the stage superseded them); the current run, the published one and the kept history
-    stay. Returns the rows (partitioned marts: the partitions)."""
+    """Delete rows of earlier runs that were written but never staged (they failed before their
+    audit); the current run, the published one, the kept history and every staged run stay: a
+    publication may be switching a staged run on right now (publish_marts resolves its snapshot
+    tasks before it switches), so staged runs a newer one superseded go only when a publication
+    has passed them (`publish_snapshot`). Returns the rows (partitioned marts: the partitions)."""
     total = 0
     for mart in marts:
         if mart.partitioned:
@@ -393,14 +393,10 @@ def drop_unpublished(conn: psycopg.Connection, marts: Iterable[Mart], run_id: st
                     "delete from {} where run_id <> %(run_id)s"
                     " and run_id not in (select run_id from published.run_history where mart = %(mart)s)"
                     " and run_id not in (select run_id from published.current_runs where mart = %(mart)s)"
+                    " and run_id not in (select run_id from published.staged_runs where mart = %(mart)s)"
                 ).format(mart.table),
                 {"run_id": run_id, "mart": mart.name},
             ).rowcount
-        conn.execute(
-            "delete from published.staged_runs where mart = %s and run_id <> %s and run_id not in"
-            " (select run_id from published.current_runs where mart = %s)",
-            (mart.name, run_id, mart.name),
-        )
         if deleted:
             log.info("published.%s: dropped %d rows (or partitions) of unpublished runs", mart.name, deleted)
         total += deleted
@@ -494,7 +490,7 @@ def activate(
                 "delete from published.run_history where mart = %s and run_id = any(%s)", (mart.name, stale)
             )
         if mart.partitioned:  # the stale runs, and any an earlier drop had to leave to a BI reader
-            _drop_partitions(conn, mart, _unpublished_partitions(conn, mart, run_id, keep_staged=True))
+            _drop_partitions(conn, mart, _unpublished_partitions(conn, mart, run_id))
         log.info("marts.%s now shows run %s", mart.name, run_id)
 
 
@@ -613,9 +609,21 @@ def publish_snapshot(
                 f" {len(names)}); nothing published, BI stays on the previous complete run"
             )
         activate(conn, run_id, marts, keep=keep)
-        conn.execute(
-            "delete from published.staged_runs where run_id = %s and mart = any(%s)", (run_id, names)
-        )
+        # this run, and the staged runs it passes (staged before it, superseded), leave the queue;
+        # a run staged after it waits for the next publication
+        superseded = [
+            r[0]
+            for r in conn.execute(
+                "delete from published.staged_runs as s where s.mart = any(%(names)s) and (s.run_id = %(run)s"
+                " or s.staged_at < (select max(t.staged_at) from published.staged_runs as t"
+                " where t.run_id = %(run)s and t.mart = any(%(names)s))) returning s.run_id",
+                {"run": run_id, "names": names},
+            )
+            if r[0] != run_id
+        ]
+        if superseded:
+            drop_unpublished(conn, marts, run_id)
+            log.info("runs %s were superseded by %s: dropped", sorted(set(superseded)), run_id)
         switched.update(dict.fromkeys(names, run_id))
     log.info("published snapshot: %s", switched)
     return switched

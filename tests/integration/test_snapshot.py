@@ -99,3 +99,48 @@ def test_the_whole_pipeline_switches_together_and_a_missing_stage_keeps_bi_on_th
         ).fetchone()[0]
         == 1
     )
+
+
+def test_a_stage_run_finishing_while_a_publication_is_under_way_leaves_it_its_runs(dag_runner, db):
+    """Two loads in a row: publish_marts has resolved the first load's runs when the next
+    segmentation stages. The publication still switches the runs it resolved (their staged rows
+    are not dropped under it), the newer run waits staged, and the next publication takes it and
+    drops what it superseded."""
+    from include.tasks import publish_marts
+
+    assert dag_runner("ingest_ecommerce", {"source": str(config.SAMPLE_SOURCE)}).state == "success"
+    assert dag_runner("validate_and_clean", {}).state == "success"
+    segments = dag_runner("segment_customers", {})
+    recommendations = dag_runner("recommend_products", {})
+    assert (segments.state, recommendations.state) == ("success", "success")
+    snapshot = publish_marts.resolve_snapshot()
+    assert (snapshot["segments_run_id"], snapshot["recommendations_run_id"]) == (
+        segments.run_id,
+        recommendations.run_id,
+    )
+
+    newer = dag_runner("segment_customers", {})  # the next load's segmentation stages meanwhile
+    assert newer.state == "success"
+    run_id = "manual__publication_under_way"
+    publish_marts.publish_trends(run_id, snapshot)
+    publish_marts.publish_star_schema(run_id, snapshot)
+    publish_marts.record_pipeline_run(run_id, snapshot)
+    publish_marts.publish_snapshot(run_id, snapshot)
+    pointers = _pointers(db)
+    assert {pointers[m] for m in SEGMENT_MARTS} == {segments.run_id}
+    assert {pointers[m] for m in RECOMMENDATION_MARTS} == {recommendations.run_id}
+    assert _current_pipeline_run(db) == [(run_id, segments.run_id, recommendations.run_id, "published")]
+    waiting = db.execute(
+        "select status from marts.pipeline_runs where run_id = %s", (newer.run_id,)
+    ).fetchone()
+    assert waiting and waiting[0].startswith("pending: segment_customers")
+
+    again = dag_runner("recommend_products", {})
+    final = dag_runner("publish_marts", {"export_hyper": False})
+    assert (again.state, final.state) == ("success", "success")
+    pointers = _pointers(db)
+    assert {pointers[m] for m in SEGMENT_MARTS} == {newer.run_id}
+    assert db.execute("select count(*) from published.staged_runs").fetchone()[0] == 0
+    statuses = dict(db.execute("select run_id, status from marts.pipeline_runs"))
+    assert statuses[run_id] == statuses[final.run_id] == "published"
+    assert not any(s.startswith("pending") for s in statuses.values()), statuses

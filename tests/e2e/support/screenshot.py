@@ -22,6 +22,13 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+# What Runtime.evaluate answers while the page navigates (the sign-in form's submit redirects):
+# the expression ran in a document that is going away; evaluate again in the new one.
+NAVIGATING = (
+    "Inspected target navigated or closed",
+    "Execution context was destroyed",
+    "Cannot find context",
+)
 
 
 def chromium_path() -> str | None:
@@ -57,8 +64,13 @@ class _Page:
     async def wait_for(self, expression: str, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if await self.evaluate(expression):
-                return
+            try:
+                if await self.evaluate(expression):
+                    return
+            except RuntimeError as error:
+                if not any(marker in str(error) for marker in NAVIGATING):
+                    raise
+                log.debug("page navigating while waiting for %s: %s", what, error)
             await asyncio.sleep(0.25)
         url = await self.evaluate("location.href")
         text = await self.evaluate("document.body ? document.body.innerText.slice(0, 300) : ''")
