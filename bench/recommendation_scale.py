@@ -1,18 +1,25 @@
-"""How the recommendation model grows with the catalogue: seconds and peak memory per stage on a
-synthetic shop of up to 100,000 products and 1,000,000 customers.
+"""The whole recommend_products computation on a synthetic long-tail shop: seconds and peak
+memory per stage, tuning included, up to 100,000 products and 1,000,000 customers.
 
-The synthetic shop: products belong to categories of ~200; every customer buys ~10 products
-from 1-3 categories, popular products more often (Zipf within the category). Descriptions are
-drawn from a vocabulary of pseudo-words that grows with the catalogue (Heaps' law, Zipf-like word
-frequencies) and come in product lines of variants, calibrated on the real Online Retail
-catalogue, so the content similarity meets what it meets in a real shop: a few very common words
-and character n-grams, many rare ones, near-variants. (The first version used 45 words for any
-size: every product shared words with almost every other one.) Each size runs in a fresh
-process, so its peak resident memory (ru_maxrss) is its own; cpu_s next to the wall-clock
-total shows how much of it was waiting on a shared machine.
+The shop looks like a real one where it matters for the cost:
+- product popularity is Zipf-Mandelbrot over the whole catalogue (p(rank) ~ 1 / (rank + 5)),
+  so a few products are bought by 10-20 % of the customers and most by a handful;
+- each customer's purchases are half from 1-3 favourite categories of ~200 products (Zipf
+  within the category), half from the whole shop;
+- basket sizes are heavy-tailed (log-normal: median 9 purchases, a few customers with
+  thousands), grouped into invoices on days spread over a year;
+- descriptions come from a vocabulary that grows with the catalogue (Heaps' law, Zipf word
+  frequencies, product lines of variants), calibrated on the real Online Retail catalogue.
 
-    .venv/bin/python bench/recommendation_scale.py                 # 10k/100k, 30k/300k, 100k/1M
-    .venv/bin/python bench/recommendation_scale.py --sizes 1000:10000 5000:50000
+Stages (the DAG's work without the database): similarity (content + co-purchase top-k, product
+pairs), evaluation (the protocol: every method tuned on the validation window of a
+EVALUATION_MAX_CUSTOMERS customer sample, scored once on the test window; EASE^R is skipped
+above EASE_MAX_PRODUCTS), recommendations (the hybrid's lists for every customer). Each size
+runs in a fresh process: its peak resident memory (ru_maxrss) is its own. Thread limits: BLAS,
+OpenMP and the kernels at ML_THREADS.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/recommendation_scale.py                  # 100k / 1M
+    OMP_NUM_THREADS=1 .venv/bin/python bench/recommendation_scale.py --sizes 10000:100000 100000:1000000
 """
 
 from __future__ import annotations
@@ -28,16 +35,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-DEFAULT_SIZES = ("10000:100000", "30000:300000", "100000:1000000")
+DEFAULT_SIZES = ("100000:1000000",)
 
 # The real catalogue calibrates the synthetic one. Online Retail: 3,958 stock codes, 2,170
 # distinct words, 4.5 words per description, the commonest word ("set") in 10 % of the
-# products, 69 % of the products with a variant sharing >= half of their words, 43 % of all
-# product pairs sharing some n-gram. Synthetic at the same size: 1,750 words, 4.4 words, 8 %,
-# 78 %, 59 %. At 100,000 products: 15,000 words, the commonest in 5 % of the products.
+# products, 69 % of the products with a variant sharing >= half of their words.
 REAL_PRODUCTS, REAL_WORDS = 3_958, 2_200
 HEAPS_BETA = 0.6  # vocabulary ~ products ** 0.6 (Heaps' law): 10k -> ~3.9k words, 100k -> ~15k
-ZIPF_OFFSET = 10.0  # Zipf-Mandelbrot p(rank) ~ 1 / (rank + 10): the head as flat as the real one
+ZIPF_OFFSET = 10.0  # word frequencies: p(rank) ~ 1 / (rank + 10)
+POPULARITY_OFFSET = 5.0  # product popularity: p(rank) ~ 1 / (rank + 5): the top products reach 10-20 %
 CATEGORY_SIZE = 200  # products per category
 ONSETS = [*"b c d f g h j k l m n p r s t v w y z ch sh st tr bl gr pl cr qu x".split(), "", "", "", ""]
 VOWELS = "a e i o u a e i o u ai ea oo ou y".split()
@@ -45,8 +51,7 @@ CODAS = [*[""] * 8, *"n r s t l ck ng rd st m p x".split()]
 
 
 def pseudo_words(n: int, rng) -> list[str]:
-    """n distinct pronounceable words of 1-3 syllables ('blairoo', 'mest', 'tringa'): they share
-    syllables, so their character n-grams overlap as real words do."""
+    """n distinct pronounceable words of 1-3 syllables ('blairoo', 'mest', 'tringa')."""
     words: list[str] = []
     seen: set[str] = set()
     while len(words) < n:
@@ -66,25 +71,19 @@ def pseudo_words(n: int, rng) -> list[str]:
     return words
 
 
-def synthetic_descriptions(n_products: int, category, rng):
-    """(descriptions, line of every product): descriptions from a vocabulary that grows with the catalogue, words drawn Zipf-like.
-
-    As in a real shop, products come in lines of variants ('RED HANGING HEART T-LIGHT HOLDER',
-    'WHITE HANGING HEART ...'): a line of ~2.5 products of one category shares a base name of
-    2-3 words (half of the lines also one of the category's two theme words); each product adds
-    1-2 variant words. ~4.5 words per description in all, as in the real catalogue.
-    """
+def synthetic_descriptions(n_products: int, category, rng) -> list[str]:
+    """Product lines of ~2.5 variants per category sharing a base name of 2-3 words (half also a
+    theme word of the category); each product adds 1-2 variant words: ~4.5 words in all."""
     import numpy as np
 
     vocabulary = np.array(pseudo_words(round(REAL_WORDS * (n_products / REAL_PRODUCTS) ** HEAPS_BETA), rng))
     p = 1.0 / (np.arange(1, len(vocabulary) + 1) + ZIPF_OFFSET)
     cdf = np.cumsum(p / p.sum())
     n_categories = int(category.max()) + 1
-    themes = np.searchsorted(cdf, rng.random((n_categories, 2)))  # the category's own words
-    # lines: runs of products with the same category (products are sorted by category first)
+    themes = np.searchsorted(cdf, rng.random((n_categories, 2)))
     by_category = np.lexsort((np.arange(n_products), category))
-    starts = np.flatnonzero(np.diff(category[by_category], prepend=-1))  # first product of a category
-    new_line = rng.random(n_products) < 0.4  # line sizes ~ geometric, mean 2.5
+    starts = np.flatnonzero(np.diff(category[by_category], prepend=-1))
+    new_line = rng.random(n_products) < 0.4
     new_line[starts] = True
     line = np.empty(n_products, dtype=np.int64)
     line[by_category] = np.cumsum(new_line) - 1
@@ -105,91 +104,181 @@ def synthetic_descriptions(n_products: int, category, rng):
             *base[j, : base_size[j]],
         ]
         descriptions.append(" ".join(dict.fromkeys(vocabulary[ranks]).keys()).upper())
-    return descriptions, line
+    return descriptions
 
 
 def synthetic_shop(n_products: int, n_customers: int, seed: int):
-    """(interactions, sorted product ids, their descriptions). Products belong to categories of
-    ~200; every customer buys ~10 products from 1-3 categories, popular products more often
-    (Zipf within the category)."""
+    """(interactions at customer x product x day grain, products (product_id, description),
+    invoice lines (invoice_no, product_id)), vectorised."""
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(seed)
     n_categories = max(1, n_products // CATEGORY_SIZE)
-    category = np.arange(n_products) % n_categories
-    names = np.array([f"P{p}" for p in range(n_products)], dtype=object)
-    descriptions = pd.Series(synthetic_descriptions(n_products, category, rng)[0], dtype=object)
-    # product p is in category p % n_categories at rank p // n_categories (rank 0 = most popular)
-    sizes = (n_products - np.arange(n_categories) + n_categories - 1) // n_categories
-    cdf = np.cumsum(1.0 / np.arange(1, sizes.max() + 1))
-    cdf /= cdf[-1]
-    per_customer = rng.poisson(10, n_customers) + 1
-    rows_c = np.repeat(np.arange(n_customers), per_customer)
-    customer_cats = rng.integers(0, n_categories, size=(n_customers, 3))
-    n_cats = rng.integers(1, 4, n_customers)
-    pick = (rng.random(len(rows_c)) * n_cats[rows_c]).astype(np.int64)
-    cats = customer_cats[rows_c, pick]
-    ranks = np.minimum(np.searchsorted(cdf, rng.random(len(rows_c))), sizes[cats] - 1)
-    rows_p = cats + ranks * n_categories
-    day = rng.integers(0, 365, len(rows_c))
-    quantity = rng.integers(1, 12, len(rows_c))
-    # one row per customer, product and day (dropped on integers: cheaper than on strings)
-    key = (rows_c.astype(np.int64) * n_products + rows_p) * 365 + day
-    _, first = np.unique(key, return_index=True)
-    first.sort()
-    rows_c, rows_p, day, quantity = rows_c[first], rows_p[first], day[first], quantity[first]
-    interactions = pd.DataFrame(
+    # product p has popularity rank p; categories interleave ranks so each holds head and tail
+    category = rng.permutation(np.arange(n_products) % n_categories)
+    weights = 1.0 / (np.arange(n_products) + 1.0 + POPULARITY_OFFSET)
+    global_cdf = np.cumsum(weights / weights.sum())
+    members = np.argsort(category, kind="stable")  # products of category c: members[bounds[c]:bounds[c+1]]
+    bounds = np.searchsorted(category[members], np.arange(n_categories + 1))
+    within = np.cumsum(weights[members])  # Zipf within the category via the same weights
+    offset = np.concatenate([[0.0], within])[bounds[:-1]]
+    totals = within[bounds[1:] - 1] - offset
+
+    draws = np.minimum(np.exp(rng.normal(2.2, 1.1, n_customers)).astype(np.int64) + 1, 5_000)
+    customer = np.repeat(np.arange(n_customers, dtype=np.int32), draws)
+    total = len(customer)
+    favourites = rng.integers(0, n_categories, size=(n_customers, 3), dtype=np.int32)
+    n_fav = rng.integers(1, 4, n_customers)
+    cat = favourites[customer, (rng.random(total, dtype=np.float32) * n_fav[customer]).astype(np.int32)]
+    del favourites
+    target = offset[cat] + rng.random(total) * totals[cat]
+    pick = np.clip(np.searchsorted(within, target), bounds[cat], bounds[cat + 1] - 1).astype(np.int32)
+    del target, cat
+    product = np.searchsorted(global_cdf, rng.random(total)).astype(np.int32)
+    from_category = rng.random(total, dtype=np.float32) < 0.5
+    product = np.where(from_category, members[pick].astype(np.int32), product)
+    np.minimum(product, n_products - 1, out=product)
+    del pick, from_category
+    # invoices: about one per 4 purchases, each on a day of the customer's year
+    n_invoices = np.maximum(1, draws // 4)
+    invoice_base = np.concatenate([[0], np.cumsum(n_invoices)[:-1]])
+    invoice = invoice_base[customer] + (rng.random(total, dtype=np.float32) * n_invoices[customer]).astype(
+        np.int64
+    )
+    invoice_day = rng.integers(0, 365, int(n_invoices.sum()), dtype=np.int16)
+    day = invoice_day[invoice]
+    del invoice_day
+    quantity = rng.integers(1, 13, total, dtype=np.int16)
+
+    names = np.array([f"P{p:06d}" for p in range(n_products)], dtype=object)
+    products = pd.DataFrame(
         {
-            "customer_id": rows_c.astype(np.int64),
-            "product_id": names[rows_p],
-            "invoice_date": pd.Timestamp("2011-01-01") + pd.to_timedelta(day, unit="D"),
-            "invoices": np.ones(len(rows_c), dtype=np.int64),
-            "quantity": quantity,
+            "product_id": names,
+            "description": synthetic_descriptions(n_products, category, rng),
+            "is_sold": True,
         }
     )
-    order = np.argsort(names.astype(str), kind="stable")  # the catalogue sorted by product_id
-    return interactions, names[order], descriptions.iloc[order].reset_index(drop=True)
+    lines = pd.DataFrame(
+        {"invoice_no": invoice, "product_id": pd.Categorical.from_codes(product, categories=names)}
+    )
+    del invoice
+    key = (customer.astype(np.int64) * n_products + product) * 365 + day
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.flatnonzero(np.diff(key, prepend=-1))
+    del key
+    counts = np.diff(np.append(first, total))
+    qty = np.add.reduceat(quantity[order], first)
+    pick = order[first]
+    del order
+    interactions = pd.DataFrame(
+        {
+            "customer_id": customer[pick].astype(np.int64),
+            "product_id": pd.Categorical.from_codes(product[pick], categories=names),
+            "invoice_date": pd.Timestamp("2011-01-01") + pd.to_timedelta(day[pick], unit="D"),
+            "invoices": counts,
+            "quantity": qty,
+        }
+    )
+    return interactions, products, lines
 
 
 def run_one(n_products: int, n_customers: int) -> dict:
     import logging
+    import threading
 
     import pandas as pd
+    import psutil
+    from threadpoolctl import threadpool_limits
 
     from include import config
-    from include.ml import recommend, similarity
+    from include.ml import pairs, protocol, recommender, signals, similarity
 
     logging.basicConfig(level=logging.WARNING)
-    timings = {}
+    timings, cpu, peaks = {}, {}, {}
+    process = psutil.Process()
+    peak = [0]
+    stop = threading.Event()
+
+    def sample():  # the resident memory every 0.1 s: each stage's own peak
+        while not stop.wait(0.1):
+            peak[0] = max(peak[0], process.memory_info().rss)
+
+    threading.Thread(target=sample, daemon=True).start()
+
+    def stage(name, work):
+        peak[0] = process.memory_info().rss
+        t, c = time.monotonic(), time.process_time()
+        out = work()
+        timings[name], cpu[name] = time.monotonic() - t, time.process_time() - c
+        peaks[name] = max(peak[0], process.memory_info().rss) / 2**20
+        print(
+            f"  {name}: {timings[name]:.1f} s (cpu {cpu[name]:.1f} s), peak rss {peaks[name]:.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
+        return out
+
     started = time.monotonic()
-    interactions, product_ids, descriptions = synthetic_shop(n_products, n_customers, config.SEED)
-    timings["generate_s"] = time.monotonic() - started
+    interactions, products, lines = stage(
+        "generate", lambda: synthetic_shop(n_products, n_customers, config.SEED)
+    )
+    buyers = interactions.groupby("product_id", observed=True)["customer_id"].nunique()
+    sizes = interactions.groupby("customer_id").size()
+    shape = {
+        "interactions": len(interactions),
+        "top_product_share": round(float(buyers.max() / n_customers), 3),
+        "products_above_10pct": int((buyers > 0.1 * n_customers).sum()),
+        "max_basket": int(sizes.max()),
+    }
+    print(f"  shop: {shape}", file=sys.stderr, flush=True)
 
-    t = time.monotonic()
-    content = similarity.blocked_top_k_cosine(similarity.description_features(descriptions))
-    timings["content_top_k_s"] = time.monotonic() - t
+    with threadpool_limits(limits=config.ML_THREADS):
 
-    t = time.monotonic()
-    model = recommend.fit(interactions, product_ids, content, pd.Timestamp("2012-01-01"))
-    timings["fit_s"] = time.monotonic() - t  # co-purchase top-k + customer neighbours + popularity
+        def similarity_stage():
+            similarity.content_top_k(products["description"], config.TOP_K_SIMILAR)
+            as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
+            history = signals.build_history(interactions, products["product_id"].to_numpy(), as_of)
+            signals.co_purchase_top_k(history, config.TOP_K_SIMILAR)
+            return len(pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT))
 
-    t = time.monotonic()
-    lists = recommend.discover(model, recommend.BlendWeights(), with_reason=False)
-    timings["discover_lists_s"] = time.monotonic() - t
-    t = time.monotonic()
-    recommend.buy_again(model, recommend.BlendWeights(), with_reason=False)
-    timings["buy_again_lists_s"] = time.monotonic() - t
+        n_pairs = stage("similarity_s", similarity_stage)
+        lines = None  # the invoice lines are the pairs' only input: free them
+        outcome = stage(
+            "evaluation_s",
+            lambda: protocol.run(interactions, products, lambda as_of: None, threads=config.ML_THREADS),
+        )
+
+        def lists_stage():
+            as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
+            fit = protocol.make_fit(
+                interactions, products, as_of, None, catalogue="all", threads=config.ML_THREADS
+            )
+            recommender.prepare(fit, outcome.specs.values())
+            rows = 0
+            for lt in ("discover", "buy_again"):  # block by block, as build_recommendations writes them
+                for block in recommender.list_blocks(fit, outcome.specs[lt], config.RECOMMENDATIONS_PER_LIST):
+                    rows += len(block)
+            return rows
+
+        list_rows = stage("recommendations_s", lists_stage)
+    stop.set()
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    metrics = outcome.metrics.set_index(["list_type", "method"])["ndcg_at_10"].round(4)
     return {
         "products": n_products,
         "customers": n_customers,
-        "interactions": len(interactions),
-        **{k: round(v, 1) for k, v in timings.items()},
-        "total_s": round(time.monotonic() - started, 1),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),  # wall time counts waits on a shared machine
-        "list_rows": len(lists),
+        **shape,
+        **{k: round(v, 1) for k, v in timings.items() if k != "generate"},
+        "total_s": round(time.monotonic() - started - timings["generate"], 1),
+        "cpu_s": round(sum(v for k, v in cpu.items() if k != "generate"), 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        **{f"{k.removesuffix('_s')}_rss_mb": round(v) for k, v in peaks.items() if k != "generate"},
+        "pairs": n_pairs,
+        "list_rows": list_rows,
+        "hybrid_discover_ndcg": metrics.get(("discover", "hybrid")),
+        "best_other_discover_ndcg": metrics.drop(("discover", "hybrid")).loc["discover"].max(),
     }
 
 
@@ -200,7 +289,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         products, customers = (int(x) for x in args.one.split(":"))
-        print(json.dumps(run_one(products, customers)))
+        print(json.dumps(run_one(products, customers), default=float))
         return
     results = []
     for size in args.sizes:  # a fresh process per size: its ru_maxrss is its own peak
@@ -209,18 +298,18 @@ def main() -> None:
         )
         results.append(json.loads(run.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
-    keys = [k for k in results[0] if k != "list_rows"]
+    keys = [k for k in results[0] if k not in ("pairs", "list_rows")]
     print("\n| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))
     for r in results:
         print("| " + " | ".join(f"{r[k]:,}" if isinstance(r[k], int) else str(r[k]) for k in keys) + " |")
-    if len(results) > 1:  # near-linear: every ratio close to the products ratio
+    if len(results) > 1:
         print("\ngrowth from one size to the next")
-        print("| sizes | " + " | ".join(keys) + " |")
-        print("|" + "---|" * (len(keys) + 1))
         for a, b in itertools.pairwise(results):
-            ratios = [f"x{b[k] / a[k]:.1f}" if a[k] else "-" for k in keys]
-            print(f"| {a['products']:,} -> {b['products']:,} | " + " | ".join(ratios) + " |")
+            ratios = [
+                f"{k} x{b[k] / a[k]:.1f}" for k in ("interactions", "total_s", "cpu_s", "peak_rss_mb") if a[k]
+            ]
+            print(f"{a['products']:,} -> {b['products']:,}: " + ", ".join(ratios))
 
 
 if __name__ == "__main__":

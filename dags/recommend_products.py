@@ -11,16 +11,20 @@ segment popularity reads `marts.customer_segments`; without it, global popularit
    the descriptions (`content`) and by the customers who bought them (`co_purchase`): sparse
    cosine in blocks of products, never a products x products matrix; and the pairs bought on
    the same invoices (support, confidence, lift). Written for this run, not yet visible.
-3. **evaluate**: test = the last `test_window_days` days; blend weights tuned on the validation
-   window before it; the hybrids and the baselines scored at 10 (precision, recall, NDCG, MAP,
-   hit rate, coverage).
-4. **build_recommendations**: refit on all data; `per_list` products per list and customer;
-   customers without purchases get their segment's (or global) popularity.
-5. **publish_recommendations**: checks the four marts (rows, unique keys, hybrids scored) and
-   switches `marts.product_similarity`, `product_pairs`, `customer_recommendations` and
-   `recommendation_metrics` to this run in one transaction; emits `product_recommendations`.
+3. **evaluate**: test = the last `test_window_days` days, validation = the days before it;
+   everything fitted on the data before each window; every method (EASE^R, ALS, RP3beta,
+   user/item-kNN, popularity, content, co-purchase, the hybrid) tuned by Optuna on validation
+   and scored once on test, with bootstrap intervals against the hybrid. Too short a history:
+   rows marked `not_evaluated`, the lists still follow.
+4. **build_recommendations**: fit on all data; `per_list` products per list and customer
+   (the tuned hybrids); customers without purchases get their segment's (or global) popularity.
+5. **publish_recommendations**: audits the four marts (rows, unique keys, hybrids scored) and
+   stages them; `publish_marts` switches `marts.product_similarity`, `product_pairs`,
+   `customer_recommendations` and `recommendation_metrics` on with the rest of the pipeline;
+   emits `product_recommendations`.
 
-Rerunning is safe: every task replaces its run's rows; BI sees the previous run until step 5.
+Rerunning is safe: every task replaces its run's rows; BI sees the previous run until
+`publish_marts`.
 """
 
 from __future__ import annotations

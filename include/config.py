@@ -99,16 +99,46 @@ ML_THREADS = _env_int(
 TOP_K_SIMILAR = _env_int("TOP_K_SIMILAR", 20)  # neighbours kept per product and method
 RECOMMENDATIONS_PER_LIST = _env_int("RECOMMENDATIONS_PER_LIST", 10)
 SIMILARITY_BLOCK_ROWS = _env_int("SIMILARITY_BLOCK_ROWS", 2_000)  # products per block of the top-k
-TEST_WINDOW_DAYS = _env_int("TEST_WINDOW_DAYS", 30)  # offline evaluation: last N days are the test
-VALIDATION_WINDOW_DAYS = _env_int("VALIDATION_WINDOW_DAYS", 30)  # blend weights tuned on this, inside train
 MIN_PAIR_SUPPORT = _env_float("MIN_PAIR_SUPPORT", 0.002)  # share of invoices, product_pairs
-RECENT_POPULARITY_DAYS = _env_int("RECENT_POPULARITY_DAYS", 30)  # "popular now": the last N days
-POPULAR_CANDIDATES = _env_int("POPULAR_CANDIDATES", 200)  # top popular products scored per customer
-CUSTOMER_BLOCK_ROWS = _env_int("CUSTOMER_BLOCK_ROWS", 20_000)  # customers scored per block
-CUSTOMER_NEIGHBOURS = _env_int("CUSTOMER_NEIGHBOURS", 100)  # most similar customers kept per customer
+CUSTOMER_BLOCK_ROWS = _env_int("CUSTOMER_BLOCK_ROWS", 5_000)  # customers scored (and written) per block
 # n-grams in more product descriptions than this are ignored: they cannot single out the top-k
 # neighbours, but every two products sharing one cost a pair (quadratic without the cap).
 CONTENT_MAX_NGRAM_PRODUCTS = _env_int("CONTENT_MAX_NGRAM_PRODUCTS", 1_000)
+# The co-occurrence features keep each customer's N most recently bought products (linear work).
+SIMILARITY_MAX_ITEMS_PER_CUSTOMER = _env_int("SIMILARITY_MAX_ITEMS_PER_CUSTOMER", 100)
+# recommend_products, models: the hybrid's signals and the baselines (include/ml/baselines.py)
+# Candidate neighbours per product kept for the item-kNN / RP3beta tuning (per ranking).
+NEIGHBOUR_POOL = _env_int("NEIGHBOUR_POOL", 200)
+# user-kNN: products with more buyers than this are left out of the customer similarity.
+USER_KNN_MAX_ITEM_BUYERS = _env_int("USER_KNN_MAX_ITEM_BUYERS", 1_000)
+# EASE^R inverts a dense products x products matrix (n^3 work, 3 x 4 n^2 bytes) per trial:
+# skipped (logged, status 'skipped') above this catalogue. 10,000: ~1 GB, ~30 s a trial on a core.
+EASE_MAX_PRODUCTS = _env_int("EASE_MAX_PRODUCTS", 10_000)
+ALS_ITERATIONS = _env_int("ALS_ITERATIONS", 6)
+# "similar customers bought lately": half-lives (days) the hybrid's tuning chooses among.
+SIMILAR_CUSTOMERS_HALF_LIVES = tuple(
+    float(x) for x in _env("SIMILAR_CUSTOMERS_HALF_LIVES", "3,7,14,30").split(",")
+)
+SIMILAR_CUSTOMERS_NEIGHBOURS = _env_int("SIMILAR_CUSTOMERS_NEIGHBOURS", 100)  # per product
+# Candidates per signal the hybrid blends (the union of every signal's best N per customer).
+HYBRID_CANDIDATES = _env_int("HYBRID_CANDIDATES", 100)
+# recommend_products, tuning and evaluation (include/ml/protocol.py, include/ml/tuning.py)
+TEST_WINDOW_DAYS = _env_int("TEST_WINDOW_DAYS", 30)  # offline evaluation: last N days are the test
+VALIDATION_WINDOW_DAYS = _env_int("VALIDATION_WINDOW_DAYS", 30)  # every method tuned on this, inside train
+# Optuna (seeded TPE): trials = clip(TRIALS_PER_PARAMETER x parameters, MIN, MAX) per method.
+TUNING_TRIALS_PER_PARAMETER = _env_int("TUNING_TRIALS_PER_PARAMETER", 3)
+TUNING_MIN_TRIALS = _env_int("TUNING_MIN_TRIALS", 8)
+TUNING_MAX_TRIALS = _env_int("TUNING_MAX_TRIALS", 24)
+# The evaluation fits (validation and test) use a seeded sample of this many customers, with
+# all their purchases, in a larger shop (all customers below): tuning costs stay bounded.
+EVALUATION_MAX_CUSTOMERS = _env_int("EVALUATION_MAX_CUSTOMERS", 100_000)
+# ... and score at most this many customers per window and list type (a seeded sample).
+EVALUATION_MAX_SCORED = _env_int("EVALUATION_MAX_SCORED", 10_000)
+MIN_EVALUATION_CUSTOMERS = _env_int("MIN_EVALUATION_CUSTOMERS", 20)  # fewer: not evaluated
+BOOTSTRAP_RESAMPLES = _env_int("BOOTSTRAP_RESAMPLES", 2_000)
+# Threads tuning methods at once (EASE and ALS, whose numeric kernels release the GIL, beside
+# the others); each keeps its BLAS/OpenMP work at ML_THREADS. 1: one method after the other.
+RECOMMEND_WORKERS = _env_int("RECOMMEND_WORKERS", 2)
 
 # --- publish_marts and BI access --------------------------------------------------------------------
 RUNS_KEPT = _env_int("RUNS_KEPT", 5)  # past runs of every mart kept in published.*

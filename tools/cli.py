@@ -330,7 +330,7 @@ def ml_summary() -> list[str]:
             + ", ".join(f"{name} {n:,}" for _, name, n in segments)
         )
     for list_type in ("discover", "buy_again"):
-        rows = [(m, v) for lt, m, v in metrics if lt == list_type]
+        rows = [(m, v) for lt, m, v in metrics if lt == list_type and v is not None]  # not evaluated: none
         if rows:
             best_baseline = max((v for m, v in rows if not m.startswith("hybrid")), default=None)
             hybrid = max((v for m, v in rows if m.startswith("hybrid")), default=None)

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 SIGNALS = ("pair", "co_purchase", "content")
-# Relative weights of the signals (all in [0, 1] before weighting). Co-purchase and content as
-# in the hybrid's defaults (include.ml.recommend.BlendWeights: 1.0 and 0.1); the invoice pairs
-# are the same kind of evidence as co-purchase, so they weigh the same.
+# Relative weights of the signals (all in [0, 1] before weighting): co-purchase 1.0, content 0.1
+# (content only breaks ties among products without purchase evidence); the invoice pairs are the
+# same kind of evidence as co-purchase, so they weigh the same.
 WEIGHTS = {"pair": 1.0, "co_purchase": 1.0, "content": 0.1}
 PAIRS_PER_PRODUCT = 50
 REASONS = {

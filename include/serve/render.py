@@ -45,7 +45,8 @@ def with_baseline(metrics: list[dict]) -> list[dict]:
     rows = []
     for m in metrics:
         reference = hybrid.get(m["list_type"])
-        vs = None if not reference or m["method"] == HYBRID else m[CHART_METRIC] / reference - 1
+        value = m[CHART_METRIC]  # None: not evaluated (a history too short, or the method skipped)
+        vs = None if not reference or value is None or m["method"] == HYBRID else value / reference - 1
         rows.append({**m, "vs_hybrid": vs})
     return rows
 
@@ -56,7 +57,8 @@ def metrics_chart(metrics: list[dict], width: int = 720) -> Markup:
     plot_w = width - label_w - value_w
     groups: dict[str, list[dict]] = {}
     for m in with_baseline(metrics):
-        groups.setdefault(m["list_type"], []).append(m)
+        if m[CHART_METRIC] is not None:  # not evaluated: no bar
+            groups.setdefault(m["list_type"], []).append(m)
     parts, y = [], 0
     for list_type, rows in groups.items():
         top = max((r[CHART_METRIC] for r in rows), default=0) or 1

@@ -70,7 +70,7 @@ select method, list_type, precision_at_10, recall_at_10, ndcg_at_10, map_at_10, 
        coverage, users_evaluated, train_start_date, train_end_date, test_start_date, test_end_date
   from published.recommendation_metrics
  where run_id = %s
- order by list_type desc, ndcg_at_10 desc, method
+ order by list_type desc, ndcg_at_10 desc nulls last, method
 """
 
 SEGMENTATION_SQL = """

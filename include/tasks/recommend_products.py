@@ -1,30 +1,44 @@
 """The recommend_products steps. Each returns small metadata for XCom.
 
 Write-audit-publish: every step writes its run's rows into `published.<mart>` (invisible to BI
-until the pointers move); `publish` checks all four marts and moves their pointers together in
-one transaction. A failed run leaves the previously published marts as they were.
+until the pointers move); `publish_recommendations` audits the four marts and stages them;
+publish_marts switches them on with the rest of the pipeline. A failed run leaves the previously
+published marts as they were. The evaluation protocol is include/ml/protocol.py.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import psycopg
 
 from include import config
-from include.db.connection import connect, execute_file, read_sql
+from include.db.bulk import copy_dataframe, copy_out
+from include.db.connection import connect, execute_file
 from include.errors import BadInputError
-from include.ml import evaluation, recommend, similarity
+from include.ml import evaluation, pairs, protocol, recommender, signals, similarity
+from include.ml.recommender import HybridSpec
 from include.publish import marts as publish
 
 log = logging.getLogger(__name__)
 
 
 class RecommendationError(BadInputError, RuntimeError):
-    """The input cannot give recommendations (no sales, too short a history, ...)."""
+    """The input cannot give recommendations (no sales, ...)."""
+
+
+@contextmanager
+def thread_limit():
+    """BLAS/OpenMP threads of the numeric work limited to config.ML_THREADS."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=config.ML_THREADS):
+        yield
 
 
 def _frame(conn: psycopg.Connection, query: str, params: dict | None = None) -> pd.DataFrame:
@@ -33,7 +47,7 @@ def _frame(conn: psycopg.Connection, query: str, params: dict | None = None) -> 
 
 
 def load_interactions(conn: psycopg.Connection) -> pd.DataFrame:
-    frame = _frame(
+    frame = copy_out(
         conn,
         "select customer_id, product_id, invoice_date, invoices, quantity"
         " from ml.customer_product_interactions order by customer_id, product_id, invoice_date",
@@ -45,6 +59,8 @@ def load_interactions(conn: psycopg.Connection) -> pd.DataFrame:
         )
     frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
     frame["customer_id"] = frame["customer_id"].astype(np.int64)
+    frame["invoices"] = frame["invoices"].astype(np.int64)
+    frame["quantity"] = frame["quantity"].astype(np.int64)
     return frame
 
 
@@ -70,6 +86,57 @@ def load_segments(conn: psycopg.Connection) -> pd.DataFrame | None:
         return None
     log.info("segments: %d customers in %d segments", len(frame), frame["segment_id"].nunique())
     return frame
+
+
+def segments_as_of_factory() -> protocol.SegmentsAsOf:
+    """A function giving the customers' segments as of a date: ml.customer_features recomputed
+    as of that date (sql/ml/customer_features.sql, its rows deleted in the same transaction:
+    nothing stays) and scored with the saved models of the segmentation run this pipeline builds
+    on (staged, else published). Without one, None (segment popularity = overall popularity,
+    logged)."""
+    with connect() as conn:
+        seg_run = publish.pipeline_run(conn, publish.SEGMENT_MARTS["transactions"])
+        found = conn.execute(
+            "select run_id, model_dir from ml.segmentation_runs where run_id = %s and population = %s",
+            (seg_run, "transactions"),
+        ).fetchone()
+    if not found:
+        log.info("no segmentation run: segment popularity falls back to overall popularity")
+        return lambda as_of: None
+    seg_run, model_dir = found
+
+    def at(as_of: pd.Timestamp) -> pd.DataFrame | None:
+        from include.ml.features import numeric_columns, population
+        from include.ml.segment_models import score_new
+
+        started = time.monotonic()
+        temp_run = f"recommend_products as of {pd.Timestamp(as_of).date()}"
+        with connect() as conn:
+            with conn.transaction():
+                execute_file(
+                    conn,
+                    "ml/customer_features.sql",
+                    {"run_id": temp_run, "as_of_date": pd.Timestamp(as_of).date()},
+                )
+                frame = _frame(
+                    conn,
+                    "select * from ml.customer_features where run_id = %s order by customer_id",
+                    (temp_run,),
+                )
+                conn.execute("delete from ml.customer_features where run_id = %s", (temp_run,))
+        if frame.empty:
+            return None
+        scored = score_new(model_dir, numeric_columns(frame, population("transactions")))
+        log.info(
+            "segments as of %s: %d customers re-scored with the models of segmentation run %s (%.2f s)",
+            pd.Timestamp(as_of).date(),
+            len(scored),
+            seg_run,
+            time.monotonic() - started,
+        )
+        return scored[["customer_id", "segment_id"]]
+
+    return at
 
 
 def prepare_interactions(run_id: str) -> dict:
@@ -98,103 +165,161 @@ def prepare_interactions(run_id: str) -> dict:
     return {"interactions": rows, "customers": customers, "products": products, "last_date": str(last)}
 
 
-def content_neighbours(products: pd.DataFrame, top_k: int) -> similarity.TopK:
-    return similarity.blocked_top_k_cosine(similarity.description_features(products["description"]), k=top_k)
-
-
-def co_purchase_neighbours(interactions: pd.DataFrame, products: pd.DataFrame, top_k: int) -> similarity.TopK:
-    customers = np.sort(interactions["customer_id"].unique())
-    rows = pd.Index(customers).get_indexer(interactions["customer_id"])
-    cols = pd.Index(products["product_id"]).get_indexer(interactions["product_id"])
-    features = similarity.purchase_features(
-        rows, cols, interactions["invoices"].to_numpy(), len(customers), len(products)
+def production_fit(
+    interactions: pd.DataFrame, products: pd.DataFrame, segments: pd.DataFrame | None, top_k: int
+) -> signals.Fit:
+    """The fit of the published lists: every sale, the whole catalogue (never-sold products
+    included: content similarity reaches them), as of the day after the last sale."""
+    as_of = pd.to_datetime(interactions["invoice_date"]).max().normalize() + pd.Timedelta(days=1)
+    return protocol.make_fit(
+        interactions, products, as_of, segments, catalogue="all", threads=config.ML_THREADS, top_k=top_k
     )
-    return similarity.blocked_top_k_cosine(features, k=top_k)
 
 
-def similarity_frame(neighbours: similarity.TopK, products: pd.DataFrame, method: str) -> pd.DataFrame:
+def load_similarity(conn: psycopg.Connection, run_id: str, method: str) -> pd.DataFrame:
+    """This run's neighbours of a method (published.product_similarity, by build_similarity)."""
+    return _frame(
+        conn,
+        "select product_id, similar_product_id, score from published.product_similarity"
+        " where run_id = %(run_id)s and method = %(method)s",
+        {"run_id": run_id, "method": method},
+    )
+
+
+def similarity_matrix(rows: pd.DataFrame, product_ids: np.ndarray):
+    """The neighbours as a products x products matrix in the order of `product_ids`."""
+    from scipy import sparse
+
+    from include.ml import ranking
+
+    index = pd.Index(product_ids)
+    n = len(index)
+    return ranking.canonical(
+        sparse.csr_matrix(
+            (
+                rows["score"].to_numpy(np.float64),
+                (index.get_indexer(rows["product_id"]), index.get_indexer(rows["similar_product_id"])),
+            ),
+            shape=(n, n),
+        )
+    )
+
+
+def similarity_frame(top: similarity.TopK, products: pd.DataFrame, method: str) -> pd.DataFrame:
     ids = products["product_id"].to_numpy()
     descriptions = products["description"].to_numpy()
     return pd.DataFrame(
         {
-            "product_id": ids[neighbours.item],
+            "product_id": ids[top.item],
             "method": method,
-            "rank": neighbours.rank,
-            "similar_product_id": ids[neighbours.neighbour],
-            "score": neighbours.score,
-            "product_description": descriptions[neighbours.item],
-            "similar_product_description": descriptions[neighbours.neighbour],
+            "rank": top.rank,
+            "similar_product_id": ids[top.neighbour],
+            "score": top.score,
+            "product_description": descriptions[top.item],
+            "similar_product_description": descriptions[top.neighbour],
         }
     )
+
+
+def _build_pairs(run_id: str) -> int:
+    """published.product_pairs of the run, from the invoices (its own connection: it runs beside
+    the similarity, in compiled code that releases the GIL)."""
+    with connect() as conn:
+        lines = copy_out(conn, "select distinct invoice_no, product_id from staging.order_lines")
+    with thread_limit():
+        frequent = pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT)
+    with connect() as conn:
+        return publish.write_run_rows(conn, "product_pairs", run_id, frequent)
 
 
 def build_similarity(run_id: str, top_k: int = config.TOP_K_SIMILAR) -> dict:
     """Write published.product_similarity (content and co_purchase top-k) and
     published.product_pairs of the run (not yet visible)."""
-    started = time.monotonic()
-    with connect() as conn:
-        products = load_products(conn)
-        interactions = load_interactions(conn)
-        content = similarity_frame(content_neighbours(products, top_k), products, "content")
-        co_purchase = similarity_frame(
-            co_purchase_neighbours(interactions, products, top_k), products, "co_purchase"
-        )
-        similar = publish.write_run_rows(
-            conn, "product_similarity", run_id, pd.concat([content, co_purchase], ignore_index=True)
-        )
-        pairs = publish.write_run_rows_sql(
-            conn,
-            "product_pairs",
-            run_id,
-            read_sql("ml/product_pairs.sql"),
-            {"min_support": config.MIN_PAIR_SUPPORT},
-        )
+    from concurrent.futures import ThreadPoolExecutor
+
+    started, cpu = time.monotonic(), time.process_time()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pairs") as side:
+        pairs_written = side.submit(_build_pairs, run_id)
+        with connect() as conn:
+            products = load_products(conn)
+            interactions = load_interactions(conn)
+        with thread_limit():
+            content = similarity.content_top_k(products["description"], top_k)
+            history = signals.build_history(
+                interactions,
+                products["product_id"].to_numpy(),
+                pd.to_datetime(interactions["invoice_date"]).max() + pd.Timedelta(days=1),
+            )
+            co_purchase = signals.co_purchase_top_k(history, top_k)
+        frames = [
+            similarity_frame(content, products, "content"),
+            similarity_frame(co_purchase, products, "co_purchase"),
+        ]
+        with connect() as conn:
+            similar = publish.write_run_rows(
+                conn, "product_similarity", run_id, pd.concat(frames, ignore_index=True)
+            )
+        written = pairs_written.result()
     log.info(
-        "product_similarity: %d rows (%d content, %d co_purchase); product_pairs: %d rows; %.2f s",
+        "product_similarity: %d rows (%d content, %d co_purchase); product_pairs: %d rows; %.2f s (cpu %.2f s)",
         similar,
-        len(content),
-        len(co_purchase),
-        pairs,
+        len(frames[0]),
+        len(frames[1]),
+        written,
         time.monotonic() - started,
+        time.process_time() - cpu,
     )
-    return {"product_similarity": similar, "product_pairs": pairs}
+    return {"product_similarity": similar, "product_pairs": written}
 
 
 def evaluate(
     run_id: str, test_window_days: int = config.TEST_WINDOW_DAYS, top_k: int = config.TOP_K_SIMILAR
 ) -> dict:
-    """Tune the blend on the validation window (inside training), score every method on the
-    test window, write published.recommendation_metrics of the run. Returns the tuned weights
-    and the hybrids' NDCG@10."""
-    started = time.monotonic()
+    """Tune every method on the validation window (inside training), score each once on the test
+    window, write published.recommendation_metrics of the run (protocol: include/ml/protocol.py).
+    Returns the tuned hybrids (key `weights`) and their NDCG@10. A history too short for the
+    windows is not evaluated: the rows say why, the hybrids keep their defaults."""
+    from include.quality.validate import run_scoped_dir
+
+    started, cpu = time.monotonic(), time.process_time()
     with connect() as conn:
         products = load_products(conn)
         interactions = load_interactions(conn)
-        segments = load_segments(conn)
-    product_ids = products["product_id"].to_numpy()
-    content = content_neighbours(products, top_k)
-    split = evaluation.time_split(interactions["invoice_date"], test_window_days)
-    train = interactions[interactions["invoice_date"] <= split.train_end]
-    validation = evaluation.time_split(train["invoice_date"], config.VALIDATION_WINDOW_DAYS)
-    log.info(
-        "split: train %s .. %s, test %s .. %s; validation %s .. %s",
-        *split.as_dates().values(),
-        validation.test_start.date(),
-        validation.test_end.date(),
-    )
-    tuning_model = recommend.fit(train, product_ids, content, validation.test_start, segments, top_k)
-    weights, trials = evaluation.tune(train, validation, tuning_model)
-    log.info("tuned on %d trials in %.1f s: %s", len(trials), time.monotonic() - started, weights)
-    test_model = recommend.fit(interactions, product_ids, content, split.test_start, segments, top_k)
-    metrics = evaluation.evaluate_methods(interactions, split, test_model, weights)
+    folder = run_scoped_dir(run_id, "recommendations")
+    with thread_limit():
+        outcome = protocol.run(
+            interactions,
+            products,
+            segments_as_of_factory(),
+            test_days=test_window_days,
+            validation_days=config.VALIDATION_WINDOW_DAYS,
+            folder=folder,
+            threads=config.ML_THREADS,
+            top_k=top_k,
+        )
+    specs = {lt: spec.to_dict() for lt, spec in outcome.specs.items()}
+    (folder / "hybrid.json").write_text(json.dumps(specs, indent=2, default=str), encoding="utf-8")
+    metrics = outcome.metrics[list(evaluation.MART_COLUMNS)]
     with connect() as conn:
         publish.write_run_rows(conn, "recommendation_metrics", run_id, metrics)
     hybrid = metrics[metrics["method"] == evaluation.HYBRID].set_index("list_type")["ndcg_at_10"]
-    log.info("evaluation in %.1f s:\n%s", time.monotonic() - started, metrics.to_string(index=False))
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        log.info(
+            "evaluation (%s) in %.1f s (cpu %.1f s):\n%s",
+            outcome.status,
+            time.monotonic() - started,
+            time.process_time() - cpu,
+            metrics.drop(columns=["evaluation_note"]).to_string(index=False),
+        )
     return {
-        "weights": weights.to_dict(),
-        "discover_ndcg_at_10": round(float(hybrid.get("discover", 0.0)), 4),
-        "buy_again_ndcg_at_10": round(float(hybrid.get("buy_again", 0.0)), 4),
+        "weights": specs,
+        "evaluation_status": outcome.status,
+        "discover_ndcg_at_10": None
+        if pd.isna(hybrid.get("discover"))
+        else round(float(hybrid["discover"]), 4),
+        "buy_again_ndcg_at_10": None
+        if pd.isna(hybrid.get("buy_again"))
+        else round(float(hybrid["buy_again"]), 4),
     }
 
 
@@ -204,50 +329,82 @@ def build_recommendations(
     per_list: int = config.RECOMMENDATIONS_PER_LIST,
     top_k: int = config.TOP_K_SIMILAR,
 ) -> dict:
-    """Refit on all the data and write published.customer_recommendations of the run: discover
-    and buy_again for every customer with purchases, a cold-start discover list for every other
-    customer of staging.customers."""
-    started = time.monotonic()
-    blend = recommend.BlendWeights.from_dict(weights)
+    """Fit on all the data and write published.customer_recommendations of the run: discover
+    and buy_again for every customer with purchases (the tuned hybrids, `weights` from
+    `evaluate`), a cold-start discover list for every other customer of staging.customers."""
+    started, cpu = time.monotonic(), time.process_time()
+    specs = {lt: HybridSpec.from_dict(values) for lt, values in weights.items()}
     with connect() as conn:
         products = load_products(conn)
         interactions = load_interactions(conn)
         segments = load_segments(conn)
         customers = _frame(conn, "select customer_id from staging.customers order by customer_id")
-    product_ids = products["product_id"].to_numpy()
-    content = content_neighbours(products, top_k)
-    as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
-    model = recommend.fit(interactions, product_ids, content, as_of, segments, top_k)
-    discover = recommend.discover(model, blend, n=per_list).assign(list_type="discover", is_cold_start=False)
-    again = recommend.buy_again(model, blend, n=per_list).assign(list_type="buy_again", is_cold_start=False)
-    newcomers = np.setdiff1d(customers["customer_id"].to_numpy(np.int64), model.customer_ids)
-    segment_of = segments.set_index("customer_id")["segment_id"] if segments is not None else None
-    cold = recommend.cold_start(model, newcomers, segment_of, n=per_list).assign(
-        list_type="discover", is_cold_start=True
-    )
-    lists = pd.concat([discover, again, cold], ignore_index=True)
-    lists["description"] = lists["product_id"].map(products.set_index("product_id")["description"])
-    columns = [
-        "customer_id",
-        "list_type",
-        "rank",
-        "product_id",
-        "description",
-        "score",
-        "reason",
-        "is_cold_start",
-    ]
-    with connect() as conn:
-        written = publish.write_run_rows(conn, "customer_recommendations", run_id, lists[columns])
+        published = {method: load_similarity(conn, run_id, method) for method in ("content", "co_purchase")}
+    with thread_limit():
+        fit = production_fit(interactions, products, segments, top_k)
+        for method, rows in published.items():  # the neighbours build_similarity published for this run
+            if not rows.empty:
+                fit.cache[method] = similarity_matrix(rows, fit.history.product_ids)
+        recommender.prepare(fit, specs.values())
+        newcomers = np.setdiff1d(customers["customer_id"].to_numpy(np.int64), fit.history.customer_ids)
+        segment_of = segments.set_index("customer_id")["segment_id"] if segments is not None else None
+        descriptions = products.set_index("product_id")["description"]
+        counts = {"discover": 0, "buy_again": 0}
+        written = 0
+        with connect() as conn:  # one transaction: the run's rows are replaced block by block
+            publish.write_run_rows(
+                conn, "customer_recommendations", run_id, pd.DataFrame(columns=LIST_COLUMNS)
+            )
+            for list_type in ("discover", "buy_again"):
+                for block in recommender.list_blocks(fit, specs[list_type], per_list):
+                    counts[list_type] += block["customer_id"].nunique()
+                    written += _write_lists(conn, run_id, block, list_type, False, descriptions)
+            cold = recommender.cold_start(fit, specs["discover"], newcomers, segment_of, per_list)
+            written += _write_lists(conn, run_id, cold, "discover", True, descriptions)
     log.info(
-        "customer_recommendations: %d rows (%d discover lists, %d buy_again, %d cold start) in %.1f s",
+        "customer_recommendations: %d rows (%d discover lists, %d buy_again, %d cold start) in %.1f s (cpu %.1f s)",
         written,
-        discover["customer_id"].nunique(),
-        again["customer_id"].nunique(),
+        counts["discover"],
+        counts["buy_again"],
         len(newcomers),
         time.monotonic() - started,
+        time.process_time() - cpu,
     )
-    return {"rows": written, "customers": int(lists["customer_id"].nunique()), "cold_start": len(newcomers)}
+    return {
+        "rows": written,
+        "customers": int(counts["discover"] + len(newcomers)),
+        "cold_start": len(newcomers),
+    }
+
+
+LIST_COLUMNS = [
+    "customer_id",
+    "list_type",
+    "rank",
+    "product_id",
+    "description",
+    "score",
+    "reason",
+    "is_cold_start",
+]
+
+
+def _write_lists(
+    conn: psycopg.Connection,
+    run_id: str,
+    frame: pd.DataFrame,
+    list_type: str,
+    cold: bool,
+    descriptions: pd.Series,
+) -> int:
+    """COPY one block of lists into published.customer_recommendations (rows of the run)."""
+    if frame.empty:
+        return 0
+    frame = frame.assign(list_type=list_type, is_cold_start=cold)
+    frame["description"] = frame["product_id"].astype(object).map(descriptions)
+    return copy_dataframe(
+        conn, "published", "customer_recommendations", frame[LIST_COLUMNS], constants={"run_id": run_id}
+    )
 
 
 def publish_recommendations(run_id: str) -> dict:

@@ -130,18 +130,31 @@ def test_a_product_without_sales_is_reachable_through_content(published, db):
     assert unsold > 0 and reachable > 0
 
 
+DISCOVER_METHODS = {
+    "hybrid",
+    "ease",
+    "als",
+    "rp3beta",
+    "user_knn",
+    "item_knn",
+    "recent_popularity",
+    "segment_popularity",
+    "global_popularity",
+    "content_only",
+    "co_purchase_only",
+}
+
+
 def test_each_hybrid_beats_every_baseline_of_its_list_type(published, db):
     metrics = _frame(db, "select * from marts.recommendation_metrics")
     assert metrics["method"].str.startswith("hybrid").sum() == 2
-    assert set(metrics.loc[metrics["list_type"] == "discover", "method"]) == {
+    assert set(metrics.loc[metrics["list_type"] == "discover", "method"]) == DISCOVER_METHODS
+    assert set(metrics.loc[metrics["list_type"] == "buy_again", "method"]) == {
         "hybrid",
-        "global_popularity",
-        "recent_popularity",
-        "segment_popularity",
-        "content_only",
-        "co_purchase_only",
+        "own_most_bought",
+        "ease",
     }
-    assert set(metrics.loc[metrics["list_type"] == "buy_again", "method"]) == {"hybrid", "own_most_bought"}
+    assert (metrics["evaluation_status"] == "evaluated").all()
     assert (metrics["users_evaluated"] > 1000).all()
     assert (
         (metrics["test_end_date"] - metrics["test_start_date"])
@@ -149,13 +162,31 @@ def test_each_hybrid_beats_every_baseline_of_its_list_type(published, db):
         .eq(config.TEST_WINDOW_DAYS - 1)
         .all()
     )
-    for list_type, margin in (("discover", 1.10), ("buy_again", 1.0)):
-        rows = metrics[metrics["list_type"] == list_type].set_index("method")["ndcg_at_10"]
-        best_baseline = rows.drop("hybrid").max()
-        assert rows["hybrid"] > best_baseline * margin, (list_type, rows.to_dict())
-    # the segment baseline used the published segments (a fallback would equal global popularity)
+    # the quality goals of issue 11, read from the run's own marts: discover >= 1.15 x the best
+    # other method (EASE and ALS included) with every bootstrap interval above 0, buy_again >= 1.10 x
+    for list_type, margin in (("discover", 1.15), ("buy_again", 1.10)):
+        rows = metrics[metrics["list_type"] == list_type].set_index("method")
+        best_other = rows["ndcg_at_10"].drop("hybrid").max()
+        assert rows.loc["hybrid", "ndcg_at_10"] >= best_other * margin, (
+            list_type,
+            rows["ndcg_at_10"].to_dict(),
+        )
+        others = rows.drop("hybrid")
+        assert (others["ndcg_diff_vs_hybrid_low"] > 0).all(), others["ndcg_diff_vs_hybrid_low"].to_dict()
+        assert (others["ndcg_diff_vs_hybrid_low"] <= others["ndcg_diff_vs_hybrid_high"]).all()
+        assert rows["f1_at_10"].between(0, 1).all() and rows["evaluation_note"].str.contains("trials").all()
+    # the segment baseline used the segments (as of the split; a fallback would equal global popularity)
     discover = metrics[metrics["list_type"] == "discover"].set_index("method")["ndcg_at_10"]
     assert discover["segment_popularity"] != discover["global_popularity"]
+
+
+def test_the_run_keeps_its_studies(published):
+    from include.quality.validate import run_scoped_dir
+
+    folder = run_scoped_dir(published, "recommendations")
+    studies = {p.name for p in folder.glob("*.pkl")}
+    assert {"discover_hybrid.pkl", "buy_again_hybrid.pkl", "discover_ease.pkl", "discover_als.pkl"} <= studies
+    assert (folder / "hybrid.json").exists()
 
 
 def test_a_rerun_publishes_identical_marts(published, db):
@@ -187,3 +218,43 @@ def test_no_sales_fails_naming_the_table_and_keeps_the_marts(published, db):
         == current
     )
     assert db.execute("select count(*) from marts.customer_recommendations").fetchone()[0] == count
+
+
+def test_a_two_day_history_publishes_lists_without_evaluation(warehouse, db, tmp_path):
+    """3,000 real lines covering two days: too short for the windows, yet the whole pipeline
+    publishes similarity, pairs and both lists; the metrics say 'not_evaluated' and why."""
+    import zipfile
+
+    from tests.conftest import ECOMMERCE_ZIP, require
+
+    with zipfile.ZipFile(require(ECOMMERCE_ZIP)) as zf:
+        lines = zf.read("data.csv").decode("latin-1").splitlines()
+    first_day_ends = next(i for i, line in enumerate(lines[1:], 1) if ",12/2/2010 " in line)
+    head = [lines[0], *lines[first_day_ends - 1500 : first_day_ends + 1500]]  # 3,000 lines, 2 days
+    path = tmp_path / "two_days.csv"
+    path.write_bytes(("\n".join(head) + "\n").encode("latin-1"))
+
+    assert runtime.run_dag("ingest_ecommerce", {"source": str(path)}).state == "success"
+    assert runtime.run_dag("validate_and_clean", {}).state == "success"
+    assert runtime.run_dag("segment_customers", {}).state == "success"
+    run = runtime.run_dag("recommend_products", {})
+    assert run.state == "success"
+    assert runtime.run_dag("publish_marts", {"export_hyper": False}).state == "success"
+    for mart in MARTS:
+        query = sql.SQL("select count(*), max(run_id) from {}").format(sql.Identifier("marts", mart))
+        count, run_id = db.execute(query).fetchone()
+        assert count > 0 and run_id == run.run_id, mart
+    metrics = _frame(
+        db,
+        "select method, list_type, ndcg_at_10, evaluation_status, evaluation_note from marts.recommendation_metrics",
+    )
+    assert (metrics["evaluation_status"] == "not_evaluated").all()
+    assert metrics["ndcg_at_10"].isna().all()
+    assert metrics["evaluation_note"].str.contains("too short").all()
+    lists = _frame(
+        db, "select customer_id, list_type, count(*) as n from marts.customer_recommendations group by 1, 2"
+    )
+    assert set(lists["list_type"]) == {"discover", "buy_again"}
+    customers = db.execute("select count(*) from staging.customers").fetchone()[0]
+    assert lists.loc[lists["list_type"] == "discover", "customer_id"].nunique() == customers
+    assert lists.loc[lists["list_type"] == "discover", "n"].max() == config.RECOMMENDATIONS_PER_LIST

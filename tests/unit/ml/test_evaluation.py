@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,6 +35,8 @@ def test_metrics_at_10_by_hand():
     assert got["map_at_10"] == pytest.approx((1 + 2 / 3) / 2 / 3)
     assert got["hit_rate_at_10"] == pytest.approx(1 / 3)
     assert got["coverage"] == pytest.approx(4 / 8)  # x p y q of a catalogue of 8
+    # F1 of A: 2 * 0.2 * 1 / (0.2 + 1) = 1/3; B and C: 0
+    assert got["f1_at_10"] == pytest.approx((1 / 3) / 3)
 
 
 def test_a_perfect_list_scores_one_and_ranks_beyond_10_do_not_count():
@@ -93,3 +96,34 @@ def test_a_test_window_longer_than_the_data_is_refused():
         evaluation.time_split(dates, test_days=30)
     with pytest.raises(ValueError, match="at least 1"):
         evaluation.time_split(dates, test_days=0)
+
+
+def test_paired_bootstrap_interval_sign():
+    rng = np.random.default_rng(0)
+    better = 0.05 + rng.normal(0, 0.01, size=(500, 1))  # the hybrid always ahead by ~0.05
+    even = rng.normal(0, 0.05, size=(500, 1))  # no difference on average
+    low, high = evaluation.paired_bootstrap(np.hstack([better, even]), resamples=1000, seed=42)
+    assert low[0] > 0 and high[0] < 0.06 and low[0] < 0.05 < high[0]
+    assert low[1] < 0 < high[1]
+    again = evaluation.paired_bootstrap(np.hstack([better, even]), resamples=1000, seed=42)
+    np.testing.assert_array_equal(low, again[0])  # fixed seed: the same interval every run
+
+
+def test_paired_bootstrap_of_a_constant_is_that_constant():
+    # every customer's difference is 0.1: every resample's mean is 0.1
+    low, high = evaluation.paired_bootstrap(np.full((7, 1), 0.1), resamples=200, seed=1)
+    assert low[0] == pytest.approx(0.1) and high[0] == pytest.approx(0.1)
+
+
+def test_a_short_history_is_not_evaluated_but_not_an_error():
+    two_days = pd.Series(pd.to_datetime(["2011-01-01", "2011-01-02"]))
+    plan = evaluation.plan(two_days, test_days=30, validation_days=30)
+    assert not plan.evaluated and "too short" in plan.reason and plan.test is None
+    long = pd.Series(pd.date_range("2011-01-01", "2011-04-30"))
+    plan = evaluation.plan(long, test_days=30, validation_days=30)
+    assert plan.evaluated
+    assert plan.test.test_start == pd.Timestamp("2011-04-01") and plan.test.test_end == pd.Timestamp(
+        "2011-04-30"
+    )
+    assert plan.validation.test_start == pd.Timestamp("2011-03-02")
+    assert plan.validation.test_end == pd.Timestamp("2011-03-31") == plan.test.train_end
