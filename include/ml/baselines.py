@@ -59,6 +59,25 @@ class Method:
         return {p.name: p.default for p in self.space}
 
 
+METHODS: dict[str, Method] = {}  # name -> Method, filled by @method below
+DISCOVER = ("discover",)
+HALF_LIFE = Param("half_life_days", "float", 3.0, 3650.0, log=True, default=180.0)
+NEIGHBOURS = Param("neighbours", "int", 5, config.TOP_K_SIMILAR, log=True, default=20)
+POOL = Param("neighbours", "int", 10, config.NEIGHBOUR_POOL, log=True, default=100)
+
+
+def method(list_types: tuple[str, ...], *space: Param) -> Callable:
+    """Register the decorated lists function as the method of its name: the list types it makes
+    and its search space (tuned on the validation window; each Param's default is the untuned
+    value)."""
+
+    def register(lists: Callable) -> Callable:
+        METHODS[lists.__name__] = Method(lists.__name__, list_types, space, lists)
+        return lists
+
+    return register
+
+
 # --- completing lists ----------------------------------------------------------------------------
 
 
@@ -93,6 +112,7 @@ def _popular_lists(fit: Fit, values: np.ndarray, rows: np.ndarray, n: int) -> ra
     return ranking.TopN(cols, scores)
 
 
+@method(DISCOVER, Param("measure", "cat", choices=("customers", "purchase_days"), default="customers"))
 def global_popularity(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     h = fit.history
     values = (
@@ -103,12 +123,18 @@ def global_popularity(fit: Fit, params: dict, rows: np.ndarray, n: int, list_typ
     return _popular_lists(fit, values.astype(np.float64), rows, n)
 
 
+@method(DISCOVER, Param("window_days", "int", 1, 180, log=True, default=30))
 def recent_popularity(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     return _popular_lists(
         fit, fit.history.popularity(float(params["window_days"])).astype(np.float64), rows, n
     )
 
 
+@method(
+    DISCOVER,
+    Param("window_days", "int", 7, 730, log=True, default=730),
+    Param("shrink", "float", 0.0, 200.0, default=10.0),
+)
 def segment_popularity(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     """Each customer's segment (as of the split) popularity; no segment: all customers'."""
     segment_of, ids = fit.segment_rows()
@@ -148,11 +174,13 @@ def _neighbour_lists(fit: Fit, history: sparse.csr_matrix, items: sparse.csr_mat
     return finish(fit, rows, top, n, list_type)
 
 
+@method(DISCOVER, HALF_LIFE, NEIGHBOURS)
 def content_only(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     items = _truncate(fit.content(), params["neighbours"])
     return _neighbour_lists(fit, _history(fit, params["half_life_days"], rows), items, rows, n, list_type)
 
 
+@method(DISCOVER, HALF_LIFE, NEIGHBOURS)
 def co_purchase_only(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     items = _truncate(fit.co_purchase(), params["neighbours"])
     return _neighbour_lists(fit, _history(fit, params["half_life_days"], rows), items, rows, n, list_type)
@@ -164,11 +192,24 @@ def item_knn_items(fit: Fit, params: dict) -> sparse.csr_matrix:
     )
 
 
+@method(
+    DISCOVER,
+    POOL,
+    Param("shrink", "float", 0.0, 100.0, default=10.0),
+    Param("alpha", "float", 0.0, 1.0, default=0.5),
+    HALF_LIFE,
+)
 def item_knn(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     history = _history(fit, params["half_life_days"], rows)
     return _neighbour_lists(fit, history, item_knn_items(fit, params), rows, n, list_type)
 
 
+@method(
+    DISCOVER,
+    Param("alpha", "cat", choices=(0.5, 1.0), default=1.0),
+    Param("beta", "float", 0.0, 1.0, default=0.5),
+    POOL,
+)
 def rp3beta(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     items = signals.rp3beta_matrix(
         fit.rp3_pool(float(params["alpha"])),
@@ -179,6 +220,13 @@ def rp3beta(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) ->
     return _neighbour_lists(fit, fit.history.bought[rows], items, rows, n, list_type)
 
 
+@method(
+    DISCOVER,
+    Param("neighbours", "int", 10, 500, log=True, default=100),
+    Param("beta", "float", 0.0, 1.0, default=0.5),
+    Param("exponent", "float", 0.5, 4.0, default=1.0),
+    HALF_LIFE,
+)
 def user_knn(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     top = signals.user_knn_top_n(
         fit.history,
@@ -218,6 +266,7 @@ def _dense_lists(fit: Fit, score_block: Callable, rows: np.ndarray, n: int, list
     return finish(fit, rows, ranking.TopN(cols, scores), n, list_type)
 
 
+@method(("discover", "buy_again"), Param("lam", "float", 10.0, 10_000.0, log=True, default=300.0))
 def ease(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     lam = float(params["lam"])
     weights = fit.ease(lam)
@@ -236,110 +285,21 @@ def ease(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ra
     return _dense_lists(fit, lambda block: bought[block] @ weights, rows, n, list_type)
 
 
+@method(
+    DISCOVER,
+    Param("factors", "int", 16, 64, log=True, default=64),
+    Param("regularization", "float", 1e-3, 10.0, log=True, default=0.1),
+    Param("alpha", "float", 0.1, 50.0, log=True, default=1.0),
+)
 def als(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     factors = fit.als(int(params["factors"]), float(params["regularization"]), float(params["alpha"]))
     return _dense_lists(fit, factors.scores, rows, n, list_type)
 
 
+@method(("buy_again",), Param("half_life_days", "float", 3.0, 3650.0, log=True, default=365.0))
 def own_most_bought(fit: Fit, params: dict, rows: np.ndarray, n: int, list_type: str) -> ranking.TopN:
     """The customer's own products by invoices weighted 0.5 ** (age / half-life); units break ties."""
     scores = _history(fit, params["half_life_days"], rows).astype(np.float64)
     units = fit.history.units()[rows]
     scores.data = scores.data + 1e-6 * units.data / (units.data.max(initial=0.0) + 1.0)
     return buy_again_fill(fit, rows, ranking.top_n_sparse(scores, n, positive_only=True), n)
-
-
-HALF_LIFE = Param("half_life_days", "float", 3.0, 3650.0, log=True, default=180.0)
-
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        Method(
-            "global_popularity",
-            ("discover",),
-            (Param("measure", "cat", choices=("customers", "purchase_days"), default="customers"),),
-            global_popularity,
-        ),
-        Method(
-            "recent_popularity",
-            ("discover",),
-            (Param("window_days", "int", 1, 180, log=True, default=30),),
-            recent_popularity,
-        ),
-        Method(
-            "segment_popularity",
-            ("discover",),
-            (
-                Param("window_days", "int", 7, 730, log=True, default=730),
-                Param("shrink", "float", 0.0, 200.0, default=10.0),
-            ),
-            segment_popularity,
-        ),
-        Method(
-            "content_only",
-            ("discover",),
-            (HALF_LIFE, Param("neighbours", "int", 5, config.TOP_K_SIMILAR, log=True, default=20)),
-            content_only,
-        ),
-        Method(
-            "co_purchase_only",
-            ("discover",),
-            (HALF_LIFE, Param("neighbours", "int", 5, config.TOP_K_SIMILAR, log=True, default=20)),
-            co_purchase_only,
-        ),
-        Method(
-            "item_knn",
-            ("discover",),
-            (
-                Param("neighbours", "int", 10, config.NEIGHBOUR_POOL, log=True, default=100),
-                Param("shrink", "float", 0.0, 100.0, default=10.0),
-                Param("alpha", "float", 0.0, 1.0, default=0.5),
-                HALF_LIFE,
-            ),
-            item_knn,
-        ),
-        Method(
-            "user_knn",
-            ("discover",),
-            (
-                Param("neighbours", "int", 10, 500, log=True, default=100),
-                Param("beta", "float", 0.0, 1.0, default=0.5),
-                Param("exponent", "float", 0.5, 4.0, default=1.0),
-                HALF_LIFE,
-            ),
-            user_knn,
-        ),
-        Method(
-            "rp3beta",
-            ("discover",),
-            (
-                Param("alpha", "cat", choices=(0.5, 1.0), default=1.0),
-                Param("beta", "float", 0.0, 1.0, default=0.5),
-                Param("neighbours", "int", 10, config.NEIGHBOUR_POOL, log=True, default=100),
-            ),
-            rp3beta,
-        ),
-        Method(
-            "ease",
-            ("discover", "buy_again"),
-            (Param("lam", "float", 10.0, 10_000.0, log=True, default=300.0),),
-            ease,
-        ),
-        Method(
-            "als",
-            ("discover",),
-            (
-                Param("factors", "int", 16, 64, log=True, default=64),
-                Param("regularization", "float", 1e-3, 10.0, log=True, default=0.1),
-                Param("alpha", "float", 0.1, 50.0, log=True, default=1.0),
-            ),
-            als,
-        ),
-        Method(
-            "own_most_bought",
-            ("buy_again",),
-            (Param("half_life_days", "float", 3.0, 3650.0, log=True, default=365.0),),
-            own_most_bought,
-        ),
-    )
-}

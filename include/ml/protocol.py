@@ -33,17 +33,9 @@ from include.ml.recommender import HybridSpec
 log = logging.getLogger(__name__)
 
 SegmentsAsOf = Callable[[pd.Timestamp], pd.DataFrame | None]
-DISCOVER_METHODS = (
-    "ease",
-    "als",
-    "rp3beta",
-    "user_knn",
-    "item_knn",
-    "recent_popularity",
-    "segment_popularity",
-    "global_popularity",
-    "content_only",
-    "co_purchase_only",
+DISCOVER_METHODS = tuple(
+    "ease als rp3beta user_knn item_knn recent_popularity segment_popularity global_popularity"
+    " content_only co_purchase_only".split()
 )
 BUY_AGAIN_METHODS = ("own_most_bought", "ease")
 

@@ -80,10 +80,6 @@ class History:
         return len(self.product_ids)
 
     @property
-    def n_interactions(self) -> int:
-        return len(self.row)
-
-    @property
     def n_pairs(self) -> int:
         return len(self.indices)
 
