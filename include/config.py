@@ -169,5 +169,6 @@ AIRFLOW_ADMIN_PASSWORD = _env("AIRFLOW_ADMIN_PASSWORD", "admin")  # the UI/API l
 
 # --- serving (include/serve: the recommendation API and the run report) ------------------------
 SERVE_PORT = _env_int("SERVE_PORT", 8090)  # `make serve`: the API alone on 127.0.0.1:SERVE_PORT
+SERVE_WORKERS = _env_int("SERVE_WORKERS", 1)  # `make serve`: processes sharing the port, one snapshot each
 SERVE_POLL_SECONDS = _env_float("SERVE_POLL_SECONDS", 2.0)  # how often published.current_runs is read
 SERVE_TOKEN_CACHE_SECONDS = _env_float("SERVE_TOKEN_CACHE_SECONDS", 30.0)  # a checked JWT is trusted 30 s

@@ -376,16 +376,30 @@ def create_app(store: Store | None = None, tokens: TokenCache | None = None) -> 
 app = create_app()
 
 
-def run(host: str = "127.0.0.1", port: int = config.SERVE_PORT) -> int:
-    """Serve `app` with uvicorn (uvloop, httptools, no access log) until interrupted."""
+def standalone_app() -> FastAPI:
+    """The app of one `make serve` worker process (uvicorn's factory): it only serves the API, so
+    the reload thread and /segments/score hand the interpreter lock to the event loop after 1 ms
+    rather than Python's default 5 ms."""
     import sys
 
+    sys.setswitchinterval(0.001)
+    return app
+
+
+def run(host: str = "127.0.0.1", port: int = config.SERVE_PORT, workers: int = config.SERVE_WORKERS) -> int:
+    """Serve the app with uvicorn (uvloop, httptools, no access log) until interrupted, in
+    `workers` processes sharing the port (each holds its own snapshot of the published run)."""
     import uvicorn
 
-    # The reload thread and /segments/score hold the interpreter lock in bursts: hand it to the
-    # event loop after 1 ms rather than Python's default 5 ms (this process only serves the API).
-    sys.setswitchinterval(0.001)
     uvicorn.run(
-        app, host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="info"
+        f"{__name__}:standalone_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
     )
     return 0
