@@ -70,6 +70,7 @@ classified as (
                when invoice_text not like 'C%%' and price_num <= 0 then 'non_positive_price'
            end as reason_code
       from parsed
+    offset 0  -- a fence: the rules run once per line, not once per use of reason_code below
 ),
 
 final as (
