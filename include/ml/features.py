@@ -29,7 +29,6 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from include import config
 from include.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -178,8 +177,6 @@ def write_features(conn: psycopg.Connection, spec: Population, run_id: str, as_o
     from include.db.connection import execute_file
 
     table = sql.Identifier("ml", spec.features_table)
-    # per-customer distinct counts sort every sale line: in memory, not spilled (this transaction only)
-    conn.execute("select set_config('work_mem', %s, true)", (config.STEP_WORK_MEM,))
     conn.execute(sql.SQL("delete from {} where run_id = %s").format(table), (run_id,))
     rows = execute_file(conn, spec.features_sql, {"run_id": run_id, "as_of_date": as_of_date}).rowcount
     conn.execute(
