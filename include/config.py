@@ -74,6 +74,9 @@ RAW_LOADS_KEPT = _env_int("RAW_LOADS_KEPT", 3)
 # --- validate_and_clean ---------------------------------------------------------------------------
 MAX_REJECTED_SHARE = _env_float("MAX_REJECTED_SHARE", 0.05)  # above: the cleaning task fails
 MAX_MAGNITUDE = _env_float("MAX_MAGNITUDE", 100_000)  # |quantity| or |price| beyond: rejected
+# Memory of each sort/hash of the cleaning transaction: a million-line load sorts in
+# memory instead of spilling to disk; per sort node and worker, so keep it well below RAM / 8.
+STEP_WORK_MEM = _env("STEP_WORK_MEM", "256MB")
 
 # --- segment_customers ----------------------------------------------------------------------------
 SEED = _env_int("SEED", 42)  # every random choice of the ML code

@@ -104,17 +104,36 @@ def clean_load(
     return result
 
 
+def _step_settings(conn: psycopg.Connection) -> None:
+    """Sorts and hashes of this transaction in memory (STEP_WORK_MEM), not spilled to disk."""
+    conn.execute("select set_config('work_mem', %s, true)", (config.STEP_WORK_MEM,))
+
+
+def _analyze(conn: psycopg.Connection, tables: tuple[str, ...]) -> None:
+    """Fresh statistics for the tables just rebuilt, inside the transaction: the next statements
+    (and the staging suites right after commit) plan with the real row counts, not empty tables."""
+    for table in tables:
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier(*table.split("."))))
+
+
 def _clean_transactions(
     conn: psycopg.Connection, load_id: int, layout: str, label: str, params: dict
 ) -> CleaningResult:
     conn.execute("set local datestyle = 'ISO, MDY'")
+    _step_settings(conn)
     raw = _count(conn, "select count(*) from raw.transaction_lines where load_id = %(load_id)s", params)
+    step = time.monotonic()
     execute_file(conn, "staging/classified_lines.sql", params)
+    conn.execute("analyze classified_lines")
+    log.info("classified_lines: %d raw lines classified in %.2f s", raw, time.monotonic() - step)
     _truncate(conn, TRANSACTION_TABLES)
     for name in ("order_lines", "returns", "rejected_lines", "products", "customers"):
         step = time.monotonic()
         rows = execute_file(conn, f"staging/{name}.sql", params).rowcount
         log.info("staging.%s: %d rows in %.2f s", name, rows, time.monotonic() - step)
+    step = time.monotonic()
+    _analyze(conn, TRANSACTION_TABLES)
+    log.info("staging statistics refreshed in %.2f s", time.monotonic() - step)
     clean = _count(conn, "select count(*) from staging.order_lines", {})
     returns = _count(conn, "select count(*) from staging.returns", {})
     reasons = _reason_counts(conn, "staging.rejected_lines")
@@ -136,6 +155,7 @@ def _clean_profiles(conn: psycopg.Connection, load_id: int, label: str, params: 
     _truncate(conn, PROFILE_TABLES)
     execute_file(conn, "staging/customer_profiles.sql", params)
     execute_file(conn, "staging/rejected_profiles.sql", params)
+    _analyze(conn, PROFILE_TABLES)
     clean = _count(conn, "select count(*) from staging.customer_profiles", {})
     reasons = _reason_counts(conn, "staging.rejected_profiles")
     result = CleaningResult(load_id, "customer_personality", raw, clean, 0, sum(reasons.values()), reasons)

@@ -94,3 +94,43 @@ def test_full_online_retail_every_row_in_exactly_one_place(dag_runner, db, ecomm
     ).fetchone()[0]
     assert placed == 541_909
     assert db.execute("select count(*) from staging.customers").fetchone()[0] == 4_362
+
+
+def test_exact_copies_only_are_duplicates_the_first_kept(dag_runner, db, tmp_path):
+    """Copies are found through a hash of the 8 fields, then confirmed on the fields themselves:
+    exact copies (blank fields included) are rejected after their first occurrence; a line that
+    differs in any one field, however little, is not a copy."""
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    line = "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom\n"
+    guest = "536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28,1.85,,United Kingdom\n"
+    lines = [
+        line,  # 1 kept
+        line,  # 2 copy of 1
+        line.replace("United Kingdom", "France"),  # 3 another country: not a copy
+        line.replace(",6,", ",7,"),  # 4 another quantity: not a copy
+        guest,  # 5 kept
+        line,  # 6 copy of 1
+        guest,  # 7 copy of 5 (blank CustomerID on both)
+        guest.replace("HAND WARMER", "HAND  WARMER"),  # 8 one more space: not a copy
+    ]
+    # distinct clean lines after them, so that 3 copies stay under MAX_REJECTED_SHARE
+    lines += [
+        f"5364{i:02d},21730,GLASS STAR FROSTED T-LIGHT HOLDER,{i + 1},12/2/2010 9:00,4.25,13047,France\n"
+        for i in range(80)
+    ]
+    path = tmp_path / "copies.csv"
+    path.write_text(header + "".join(lines), encoding="latin-1")
+    assert dag_runner("ingest_ecommerce", {"source": str(path)}).state == "success"
+    assert dag_runner("validate_and_clean", {}).state == "success"
+    load_id = db.execute("select max(load_id) from audit.ingest_runs where status = 'success'").fetchone()[0]
+    rejected = db.execute(
+        "select source_line_number, reason_code from staging.rejected_lines where load_id = %s order by 1",
+        (load_id,),
+    ).fetchall()
+    copies = [n for n, reason in rejected if reason == "duplicate_line"]
+    first = db.execute(
+        "select min(source_line_number) from raw.transaction_lines where load_id = %s", (load_id,)
+    ).fetchone()[0]
+    assert [n - first + 1 for n in copies] == [2, 6, 7]
+    kept = db.execute("select count(*) from staging.order_lines where load_id = %s", (load_id,)).fetchone()[0]
+    assert kept == 5 + 80
