@@ -29,10 +29,10 @@ Rerunning is safe: every task replaces its run's rows; BI sees the previous run 
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
 from include import assets, config
-from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
+from include.orchestration import DAG_DEFAULTS, bad_input_fails_task, param
 
 
 @dag(
@@ -41,23 +41,17 @@ from include.orchestration import DAG_DEFAULTS, bad_input_fails_task
     schedule=[assets.CUSTOMER_SEGMENTS],
     tags=["ecommerce", "ml"],
     params={
-        "top_k": Param(
-            config.TOP_K_SIMILAR,
-            type="integer",
-            minimum=1,
-            description="Similar products kept per product and method.",
+        "top_k": param(
+            config.TOP_K_SIMILAR, "Similar products kept per product and method.", type="integer", minimum=1
         ),
-        "per_list": Param(
-            config.RECOMMENDATIONS_PER_LIST,
-            type="integer",
-            minimum=1,
-            description="Products per customer list.",
+        "per_list": param(
+            config.RECOMMENDATIONS_PER_LIST, "Products per customer list.", type="integer", minimum=1
         ),
-        "test_window_days": Param(
+        "test_window_days": param(
             config.TEST_WINDOW_DAYS,
+            "Offline evaluation: the last N days are the test.",
             type="integer",
             minimum=1,
-            description="Offline evaluation: the last N days are the test.",
         ),
     },
     **DAG_DEFAULTS,
