@@ -426,12 +426,3 @@ class Store:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-
-    def wait_loaded(self, timeout: float) -> Snapshot:
-        """Block until a snapshot is loaded (tests, the bench); raises TimeoutError."""
-        deadline = time.monotonic() + timeout
-        while (snapshot := self._snapshot) is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no published run loaded within {timeout:.0f} s: {self.last_error}")
-            time.sleep(0.1)
-        return snapshot
