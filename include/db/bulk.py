@@ -1,4 +1,5 @@
-"""Moving a pandas DataFrame into a table with COPY (never row-by-row inserts)."""
+"""Moving pandas DataFrames into tables with COPY (never row-by-row inserts), and query results
+out of them."""
 
 from __future__ import annotations
 
@@ -47,3 +48,9 @@ def copy_out(conn: psycopg.Connection, query: str) -> pd.DataFrame:
             buf.write(block)
     buf.seek(0)
     return pd.read_csv(buf, dtype=str, keep_default_na=False)
+
+
+def read_frame(conn: psycopg.Connection, query: str | sql.Composable, params=None) -> pd.DataFrame:
+    """A (small) query's rows as a DataFrame with the query's column names and Python values."""
+    cur = conn.execute(query, params)
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])

@@ -29,6 +29,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from include.db.bulk import read_frame
 from include.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -184,8 +185,7 @@ def load_features(conn: psycopg.Connection, spec: Population, run_id: str) -> pd
     query = sql.SQL("select * from {} where run_id = %s order by customer_id").format(
         sql.Identifier("ml", spec.features_table)
     )
-    cur = conn.execute(query, (run_id,))
-    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    frame = read_frame(conn, query, (run_id,))
     if frame.empty:
         raise FeatureError(f"ml.{spec.features_table} has no rows for run {run_id}: run build_features first")
     return numeric_columns(frame, spec)

@@ -18,7 +18,7 @@ import pandas as pd
 import psycopg
 
 from include import config
-from include.db.bulk import copy_dataframe, copy_out
+from include.db.bulk import copy_dataframe, copy_out, read_frame
 from include.db.connection import connect, execute_file
 from include.errors import BadInputError
 from include.ml import evaluation, pairs, protocol, recommender, signals, similarity
@@ -41,11 +41,6 @@ def thread_limit():
         yield
 
 
-def _frame(conn: psycopg.Connection, query: str, params: dict | None = None) -> pd.DataFrame:
-    cur = conn.execute(query, params)
-    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
-
-
 def load_interactions(conn: psycopg.Connection) -> pd.DataFrame:
     frame = copy_out(
         conn,
@@ -66,7 +61,9 @@ def load_interactions(conn: psycopg.Connection) -> pd.DataFrame:
 
 def load_products(conn: psycopg.Connection) -> pd.DataFrame:
     """The catalogue, sorted by product_id (the row order of every similarity matrix)."""
-    frame = _frame(conn, "select product_id, description, is_sold from staging.products order by product_id")
+    frame = read_frame(
+        conn, "select product_id, description, is_sold from staging.products order by product_id"
+    )
     if frame.empty:
         raise RecommendationError("staging.products is empty: nothing to recommend")
     return frame
@@ -76,7 +73,7 @@ def load_segments(conn: psycopg.Connection) -> pd.DataFrame | None:
     """The segments (customer_id, segment_id) this pipeline builds on (the staged segmentation,
     else the published one), or None (logged)."""
     run_id = publish.pipeline_run(conn, publish.SEGMENT_MARTS["transactions"])
-    frame = _frame(
+    frame = read_frame(
         conn,
         "select customer_id, segment_id from published.customer_segments where run_id = %(run_id)s",
         {"run_id": run_id},
@@ -118,7 +115,7 @@ def segments_as_of_factory() -> protocol.SegmentsAsOf:
                     "ml/customer_features.sql",
                     {"run_id": temp_run, "as_of_date": pd.Timestamp(as_of).date()},
                 )
-                frame = _frame(
+                frame = read_frame(
                     conn,
                     "select * from ml.customer_features where run_id = %s order by customer_id",
                     (temp_run,),
@@ -178,7 +175,7 @@ def production_fit(
 
 def load_similarity(conn: psycopg.Connection, run_id: str, method: str) -> pd.DataFrame:
     """This run's neighbours of a method (published.product_similarity, by build_similarity)."""
-    return _frame(
+    return read_frame(
         conn,
         "select product_id, similar_product_id, score from published.product_similarity"
         " where run_id = %(run_id)s and method = %(method)s",
@@ -338,7 +335,7 @@ def build_recommendations(
         products = load_products(conn)
         interactions = load_interactions(conn)
         segments = load_segments(conn)
-        customers = _frame(conn, "select customer_id from staging.customers order by customer_id")
+        customers = read_frame(conn, "select customer_id from staging.customers order by customer_id")
         published = {method: load_similarity(conn, run_id, method) for method in ("content", "co_purchase")}
     with thread_limit():
         fit = production_fit(interactions, products, segments, top_k)
