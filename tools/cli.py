@@ -528,11 +528,11 @@ def docs() -> int:
     (docs/tableau/marts.tds, marts_compose.tds) from the warehouse's marts."""
     runtime.configure_environment()
     from include.db.connection import connect
-    from include.publish import dictionary, tableau
+    from tools import data_dictionary, tableau_tds
 
     with connect() as conn:
-        text = dictionary.render(conn)
-        paths = tableau.write_data_sources(conn)
+        text = data_dictionary.render(conn)
+        paths = tableau_tds.write_data_sources(conn)
     config.DATA_DICTIONARY_PATH.write_text(text, encoding="utf-8")
     print(f"wrote {config.DATA_DICTIONARY_PATH} ({text.count('## marts.')} relations)")
     for path in paths:

@@ -9,7 +9,7 @@ from include.publish.catalog import marts
 
 HEADER = """# Data dictionary: schema `marts`
 
-Generated from the database comments by `make docs` (include.publish.dictionary);
+Generated from the database comments by `make docs` (tools/data_dictionary.py);
 a test fails when this file and the database disagree. Every relation shows the latest
 successful run; past runs are kept in `published.<name>` by `run_id`.
 """

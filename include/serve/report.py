@@ -1,8 +1,9 @@
 """What the run report page shows, read from the warehouse, and the files it may serve.
 
-A report is one publication run (a row of marts.pipeline_runs) with the segmentation and
-recommendation runs it published (the newest runs of those stages that finished publishing
-before it, from audit.task_runs) and the validation run whose Data Docs it links. Only runs whose
+A report is one publication run (a row of marts.pipeline_runs, status published) with the
+segmentation and recommendation runs it switched on (its segments_run_id and
+recommendations_run_id) and the validation run whose Data Docs it links (the newest
+validate_staging that finished before it, from audit.task_runs). Only runs whose
 rows are still kept (RUNS_KEPT, published.run_history) have a report.
 
 Files are never named by the request: a plot is looked up by its name in the segmentation run's

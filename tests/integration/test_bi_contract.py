@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_data_dictionary_matches_the_database_comments(db):
-    from include.publish.dictionary import render
+    from tools.data_dictionary import render
 
     assert config.DATA_DICTIONARY_PATH.read_text(encoding="utf-8") == render(db), (
         "docs/data_dictionary.md is stale: run `make docs`"
@@ -33,7 +33,7 @@ def test_every_mart_and_column_has_a_comment_stating_the_grain(db):
 
 def test_tableau_data_source_names_only_what_exists(db):
     from include.publish.catalog import marts
-    from include.publish.tableau import tds_relations
+    from tools.tableau_tds import tds_relations
 
     relations = tds_relations(config.TABLEAU_TDS_PATH.read_text(encoding="utf-8"))
     actual = {m.name: {c.name for c in m.columns} for m in marts(db)}
@@ -58,7 +58,7 @@ def mart_columns(warehouse) -> dict:
 
 @pytest.mark.parametrize("environment", sorted(TDS_FILES))
 def test_tableau_data_source_tables_and_fields_exist_with_their_types(mart_columns, environment):
-    from include.publish.tableau import _tds_type, parse_tds
+    from tools.tableau_tds import _tds_type, parse_tds
 
     model = parse_tds(TDS_FILES[environment].read_text(encoding="utf-8"))
     assert set(model.objects) == set(mart_columns), "one logical table per marts relation"
@@ -84,7 +84,7 @@ def test_tableau_data_source_tables_and_fields_exist_with_their_types(mart_colum
 
 @pytest.mark.parametrize("environment", sorted(TDS_FILES))
 def test_tableau_relationships_join_columns_of_the_same_type_into_one_tree(mart_columns, environment):
-    from include.publish.tableau import ROOT, parse_tds
+    from tools.tableau_tds import ROOT, parse_tds
 
     model = parse_tds(TDS_FILES[environment].read_text(encoding="utf-8"))
     assert model.relationships, "the data source relates its tables"
@@ -114,7 +114,7 @@ def test_tableau_relationships_join_columns_of_the_same_type_into_one_tree(mart_
 @pytest.mark.parametrize("environment", sorted(TDS_FILES))
 def test_tableau_data_sources_are_generated_from_the_database(db, environment):
     from include.publish.catalog import marts
-    from include.publish.tableau import parse_tds, render_tds
+    from tools.tableau_tds import parse_tds, render_tds
 
     text = TDS_FILES[environment].read_text(encoding="utf-8")
     model = parse_tds(text)

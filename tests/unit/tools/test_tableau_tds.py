@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from include import config
-from include.publish import tableau
-from include.publish.tableau import RELATIONSHIPS, Relationship, caption, check_tree, parse_tds
+from tools import tableau_tds as tableau
+from tools.tableau_tds import RELATIONSHIPS, Relationship, caption, check_tree, parse_tds
 
 pytestmark = pytest.mark.unit
 
