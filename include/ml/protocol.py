@@ -298,21 +298,26 @@ def run(
         if name not in tuned:  # tuned in the side thread, queued before this job: done by now
             tuned[name] = pending[name].result()
         top = _test_lists(name, test_fit, tuned[name].params[lt], test_relevant[lt], lt)
-        if name != "ease" or lt == "buy_again":  # EASE scores discover, then buy_again
+        if name != "ease":  # EASE's two list types may score at once: released after both
             test_fit.release(*PRIVATE.get(name, ()))
         log.info("test %s %-18s scored in %.2f s", lt, name, time.monotonic() - t0)
         return top
 
     _warm(test_fit)
     test_fit.score_rows = _union_rows(test_relevant)
-    side_jobs = {job: side.submit(score, job) for job in jobs if job[0] == "ease"}  # queued after its tuning
-    scored = {job: score(job) for job in jobs if job not in side_jobs}
+    # EASE's discover lists in the side thread (queued after its tuning), its buy_again lists
+    # here once the rest is scored: the two inversions of the test fit run at once
+    side_jobs = {job: side.submit(score, job) for job in jobs if job == ("ease", "discover")}
+    last = [job for job in jobs if job[0] == "ease" and job not in side_jobs]
+    scored = {job: score(job) for job in jobs if job not in side_jobs and job not in last}
     hybrid_tops = {}
     for lt in LIST_TYPES:
         cands = recommender.candidates(test_fit, specs[lt], test_relevant[lt].rows, evaluation.K)
         hybrid_tops[lt] = recommender.top_n(cands, specs[lt].weights, evaluation.K)
+    scored.update({job: score(job) for job in last})
     scored.update({job: future.result() for job, future in side_jobs.items()})
     side.shutdown()
+    test_fit.release(*PRIVATE["ease"])
     val_fit.cache.clear()  # the validation signals are not needed any more
     val_fit = None
     for lt in LIST_TYPES:

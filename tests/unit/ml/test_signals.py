@@ -24,6 +24,28 @@ def test_ease_closed_form_on_three_products():
     np.testing.assert_allclose(weights, expected, rtol=1e-5)
 
 
+def test_ease_weights_equal_the_formula_on_a_random_shop():
+    # 300 customers x 257 products (not a multiple of the mirroring band): B = I - P / diag(P)
+    rng = np.random.default_rng(7)
+    bought = sparse.random(300, 257, density=0.05, random_state=rng, format="csr")
+    bought.data[:] = 1.0
+    gram = bought.T @ bought
+    np.testing.assert_allclose(signals.gram_matrix(bought), gram.toarray(), rtol=1e-6)
+    p = np.linalg.inv(gram.toarray() + 50.0 * np.eye(257))
+    expected = -p / np.diag(p)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    weights = signals.ease_weights(signals.gram_matrix(bought), lam=50.0)
+    assert weights.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(weights, expected, atol=1e-6)
+
+
+def test_mirror_lower_fills_the_upper_triangle_in_bands():
+    square = np.tril(np.arange(49.0).reshape(7, 7))
+    signals._mirror_lower(square, step=3)
+    lower = np.tril(np.arange(49.0).reshape(7, 7))
+    np.testing.assert_array_equal(square, lower + np.tril(lower, -1).T)
+
+
 def _history(rows) -> signals.History:
     frame = pd.DataFrame(rows, columns=["customer_id", "product_id", "invoice_date"])
     frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
