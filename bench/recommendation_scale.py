@@ -193,7 +193,7 @@ def run_one(n_products: int, n_customers: int) -> dict:
     from threadpoolctl import threadpool_limits
 
     from include import config
-    from include.ml import pairs, protocol, recommender, signals, similarity
+    from include.ml import pairs, protocol, ranking, recommender, signals, similarity
 
     logging.basicConfig(level=logging.WARNING)
     timings, cpu, peaks = {}, {}, {}
@@ -237,13 +237,15 @@ def run_one(n_products: int, n_customers: int) -> dict:
     with threadpool_limits(limits=config.ML_THREADS):
 
         def similarity_stage():
-            similarity.content_top_k(products["description"], config.TOP_K_SIMILAR)
+            content = similarity.content_top_k(products["description"], config.TOP_K_SIMILAR)
             as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
             history = signals.build_history(interactions, products["product_id"].to_numpy(), as_of)
-            signals.co_purchase_top_k(history, config.TOP_K_SIMILAR)
-            return len(pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT))
+            co_purchase = signals.co_purchase_top_k(history, config.TOP_K_SIMILAR)
+            del history
+            n = len(pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT))
+            return n, {"content": content, "co_purchase": co_purchase}
 
-        n_pairs = stage("similarity_s", similarity_stage)
+        n_pairs, published = stage("similarity_s", similarity_stage)
         lines = None  # the invoice lines are the pairs' only input: free them
         outcome = stage(
             "evaluation_s",
@@ -255,6 +257,10 @@ def run_one(n_products: int, n_customers: int) -> dict:
             fit = protocol.make_fit(
                 interactions, products, as_of, None, catalogue="all", threads=config.ML_THREADS
             )
+            # build_recommendations reads the neighbours build_similarity published for the run
+            assert (fit.history.product_ids == products["product_id"].to_numpy()).all()
+            for method, top in published.items():
+                fit.cache[method] = ranking.canonical(top.to_sparse(fit.history.n_products))
             recommender.prepare(fit, outcome.specs.values())
             rows = 0
             for lt in ("discover", "buy_again"):  # block by block, as build_recommendations writes them

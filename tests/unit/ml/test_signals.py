@@ -182,3 +182,26 @@ def test_nothing_on_or_after_the_split_reaches_the_fit():
     pd.testing.assert_frame_equal(
         recommender.lists(before, spec, 10), recommender.lists(with_future, spec, 10)
     )
+
+
+def test_capped_bought_keeps_each_heavy_customers_most_recent_products():
+    # customer 1 bought a (10 days ago), b (2 and 8 days ago: last 2), c (5), d (1): with a cap
+    # of 2 they keep d and b; customer 2 (a, c) is under the cap and keeps both; ties of the
+    # same day go to the smaller column (customer 3: a and b on one day, c earlier -> a, b)
+    h = _history(
+        [
+            (1, "a", "2011-01-01"),
+            (1, "b", "2011-01-03"),
+            (1, "b", "2011-01-09"),
+            (1, "c", "2011-01-06"),
+            (1, "d", "2011-01-10"),
+            (2, "a", "2010-12-01"),
+            (2, "c", "2010-12-02"),
+            (3, "c", "2011-01-01"),
+            (3, "b", "2011-01-05"),
+            (3, "a", "2011-01-05"),
+        ]
+    )
+    capped = h.capped_bought(2)
+    assert capped.toarray().tolist() == [[0, 1, 0, 1], [1, 0, 1, 0], [1, 1, 0, 0]]
+    assert h.capped_bought(4) is h.bought  # nobody above the cap: the same matrix
