@@ -104,6 +104,17 @@ RECOMMENDATIONS_PER_LIST = _env_int("RECOMMENDATIONS_PER_LIST", 10)
 SIMILARITY_BLOCK_ROWS = _env_int("SIMILARITY_BLOCK_ROWS", 2_000)  # products per block of the top-k
 MIN_PAIR_SUPPORT = _env_float("MIN_PAIR_SUPPORT", 0.002)  # share of invoices, product_pairs
 CUSTOMER_BLOCK_ROWS = _env_int("CUSTOMER_BLOCK_ROWS", 5_000)  # customers scored (and written) per block
+# Dynamic task mapping: build_similarity maps over blocks of products, build_recommendations
+# over blocks of customers, one task instance per block (CeleryExecutor workers share them).
+# Every block's task loads the whole history and refits what its block needs (the similarity
+# features; the production fit of the hybrids: ALS, neighbour and similar-customers matrices),
+# so a block costs that fit plus its own rows: blocks only pay when the rows dominate. The
+# defaults keep Online Retail (~4,300 customers, ~3,800 products) at ONE task each, as fast as
+# before; set e.g. 1_000 to spread a large shop over the workers. At most MAPPED_MAX_TASKS
+# blocks per step (the blocks grow instead; Airflow's core.max_map_length is 1,024).
+MAPPED_CUSTOMERS_PER_TASK = _env_int("MAPPED_CUSTOMERS_PER_TASK", 250_000)
+MAPPED_PRODUCTS_PER_TASK = _env_int("MAPPED_PRODUCTS_PER_TASK", 50_000)
+MAPPED_MAX_TASKS = _env_int("MAPPED_MAX_TASKS", 64)
 # n-grams in more product descriptions than this are ignored: they cannot single out the top-k
 # neighbours, but every two products sharing one cost a pair (quadratic without the cap).
 CONTENT_MAX_NGRAM_PRODUCTS = _env_int("CONTENT_MAX_NGRAM_PRODUCTS", 1_000)

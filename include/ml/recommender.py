@@ -364,9 +364,11 @@ def prepare(fit: Fit, specs) -> None:
 _REASON_CODES = pd.Index(list(REASONS))
 
 
-def customer_blocks(n_rows: int, block: int = config.CUSTOMER_BLOCK_ROWS):
-    for start in range(0, n_rows, block):
-        yield np.arange(start, min(start + block, n_rows))
+def customer_blocks(n_rows: int, block: int = config.CUSTOMER_BLOCK_ROWS, rows: np.ndarray | None = None):
+    """Blocks of `block` customer rows: of 0..n_rows-1, or of `rows` (sorted)."""
+    rows = np.arange(n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+    for start in range(0, len(rows), block):
+        yield rows[start : start + block]
 
 
 def lists(fit: Fit, spec: HybridSpec, n: int) -> pd.DataFrame:
@@ -375,13 +377,15 @@ def lists(fit: Fit, spec: HybridSpec, n: int) -> pd.DataFrame:
     return _concat(list(list_blocks(fit, spec, n)))
 
 
-def list_blocks(fit: Fit, spec: HybridSpec, n: int):
+def list_blocks(fit: Fit, spec: HybridSpec, n: int, customer_rows: np.ndarray | None = None):
     """The hybrid lists, one frame per block of CUSTOMER_BLOCK_ROWS customers (a caller can
-    write each block away: memory stays one block's), logging progress."""
+    write each block away: memory stays one block's), logging progress. `customer_rows`: only these
+    customer rows of the fit (sorted; default all): a customer's list does not depend on the
+    other customers of its block."""
     started = time.monotonic()
-    total = fit.history.n_customers
+    total = fit.history.n_customers if customer_rows is None else len(customer_rows)
     done = 0
-    for rows in customer_blocks(total):
+    for rows in customer_blocks(fit.history.n_customers, rows=customer_rows):
         cands = candidates(fit, spec, rows, n)
         top = top_n(cands, spec.weights, n)
         if spec.list_type == "discover":

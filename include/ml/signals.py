@@ -561,16 +561,16 @@ def fit_als(
 # --- segments ---------------------------------------------------------------------------------
 
 
-def co_purchase_top_k(history: History, k: int):
+def co_purchase_top_k(history: History, k: int, product_rows: tuple[int, int] | None = None):
     """The `k` products most similar to each product by the customers who bought them: cosine of
     log(1 + invoices) over customers (similarity.TopK; the co_purchase method of
-    marts.product_similarity)."""
+    marts.product_similarity); with `product_rows` = (start, stop), of those products only."""
     from include.ml.similarity import blocked_top_k_cosine, purchase_features
 
     inv = history.weighted(None)
     rows = np.repeat(np.arange(history.n_customers), np.diff(inv.indptr))
     features = purchase_features(rows, inv.indices, inv.data, history.n_customers, history.n_products)
-    return blocked_top_k_cosine(features, k=k)
+    return blocked_top_k_cosine(features, k=k, rows=product_rows)
 
 
 def segment_rows(history: History, segments: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:

@@ -83,9 +83,15 @@ def top_k_per_row(
 
 
 def blocked_top_k_cosine(
-    features: sparse.spmatrix, k: int = config.TOP_K_SIMILAR, block_rows: int = config.SIMILARITY_BLOCK_ROWS
+    features: sparse.spmatrix,
+    k: int = config.TOP_K_SIMILAR,
+    block_rows: int = config.SIMILARITY_BLOCK_ROWS,
+    rows: tuple[int, int] | None = None,
 ) -> TopK:
-    """Top-k cosine neighbours of every row of `features` (items x features), self excluded.
+    """Top-k cosine neighbours of every row of `features` (items x features), self excluded;
+    with `rows` = (start, stop), of those rows only (against every item: a row's neighbours do
+    not depend on which rows are computed with it, so blocks of rows computed apart add up to
+    the whole, exactly).
 
     Works on `block_rows` items at a time: the sparse_dot_topn kernel multiplies the normalised
     block by the normalised transpose keeping only the best k + 1 of each row (never a dense
@@ -101,11 +107,12 @@ def blocked_top_k_cosine(
     transposed = sparse.csr_matrix(normalised.T @ sparse.diags(tie))
     # filled block by block; np.empty commits memory only where written, and no list of parts
     # is concatenated at the end (that doubled the peak: 1M customers x 100 neighbours)
-    item, neighbour, rank = (np.empty(n * k, dtype=np.int32) for _ in range(3))
-    score = np.empty(n * k, dtype=np.float64)
+    first, last = (0, n) if rows is None else (max(0, rows[0]), min(n, rows[1]))
+    item, neighbour, rank = (np.empty(max(last - first, 0) * k, dtype=np.int32) for _ in range(3))
+    score = np.empty(max(last - first, 0) * k, dtype=np.float64)
     filled = 0
-    for start in range(0, n, block_rows):
-        stop = min(start + block_rows, n)
+    for start in range(first, last, block_rows):
+        stop = min(start + block_rows, last)
         block = sp_matmul_topn(normalised[start:stop], transposed, top_n=min(k + 1, n), threshold=0.0)
         block = sparse.csr_matrix(block)
         block.data = block.data / tie[block.indices]
@@ -116,11 +123,12 @@ def blocked_top_k_cosine(
         filled = end
     item, neighbour, rank, score = (a[:filled] for a in (item, neighbour, rank, score))
     log.info(
-        "top-%d cosine of %d items (%d features) in %d block(s) of %d: %d pairs in %.2f s",
+        "top-%d cosine of %d of %d items (%d features) in %d block(s) of %d: %d pairs in %.2f s",
         k,
+        max(last - first, 0),
         n,
         features.shape[1],
-        max(1, -(-n // block_rows)),
+        max(1, -(-(last - first) // block_rows)),
         block_rows,
         len(item),
         time.monotonic() - started,
@@ -240,10 +248,12 @@ def description_features(
     return sparse.hstack([_tfidf(words, 1, max_products), _tfidf(chars, 2, max_products)], format="csr")
 
 
-def content_top_k(descriptions: pd.Series, k: int) -> TopK:
+def content_top_k(descriptions: pd.Series, k: int, rows: tuple[int, int] | None = None) -> TopK:
     """The `k` products most similar to each product by TF-IDF cosine of their descriptions (the
-    content method of marts.product_similarity), in the order of `descriptions`."""
-    return blocked_top_k_cosine(description_features(None, tokens=description_tokens(descriptions)), k=k)
+    content method of marts.product_similarity), in the order of `descriptions`; with `rows`
+    = (start, stop), of those products only (vocabulary and IDF still of every description)."""
+    features = description_features(None, tokens=description_tokens(descriptions))
+    return blocked_top_k_cosine(features, k=k, rows=rows)
 
 
 def purchase_features(

@@ -141,7 +141,21 @@ SEGMENT_MARTS = {
 RECOMMENDATION_MARTS = (
     Mart("product_similarity", ("product_id", "method", "rank")),
     Mart("product_pairs", ("product_id", "other_product_id")),
-    Mart("customer_recommendations", ("customer_id", "list_type", "rank")),
+    Mart(
+        "customer_recommendations",
+        ("customer_id", "list_type", "rank"),
+        (
+            # the lists are written in mapped blocks of customers: a lost block shows here
+            Check(
+                "a discover list for every customer of staging.customers",
+                sql.SQL(
+                    "select c.customer_id as customer_without_list from staging.customers c where not exists"
+                    " (select 1 from {} r where r.run_id = %(run_id)s and r.list_type = 'discover'"
+                    " and r.customer_id = c.customer_id) order by 1 limit 5"
+                ).format(sql.Identifier(config.PUBLISHED_SCHEMA, "customer_recommendations")),
+            ),
+        ),
+    ),
     Mart(
         "recommendation_metrics",
         ("method", "list_type"),

@@ -4,6 +4,13 @@ Write-audit-publish: every step writes its run's rows into `published.<mart>` (i
 until the pointers move); `publish_recommendations` audits the four marts and stages them;
 publish_marts switches them on with the rest of the pipeline. A failed run leaves the previously
 published marts as they were. The evaluation protocol is include/ml/protocol.py.
+
+The per-block steps are mapped (dynamic task mapping): `plan_blocks` cuts the products or the
+customers into ranges of their keys (MAPPED_PRODUCTS_PER_TASK, MAPPED_CUSTOMERS_PER_TASK), and
+one `build_similarity` / `build_recommendations` task instance per range replaces exactly its
+range's rows of the run, so a rerun of one map index redoes its block and nothing else. The
+ranges are open at both ends of the key line (the first has no lower bound, the last no upper
+one): every product and customer, cold-start customers included, falls in exactly one.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from include import config
 from include.db.bulk import copy_dataframe, copy_out, read_frame
@@ -136,6 +144,129 @@ def segments_as_of_factory() -> protocol.SegmentsAsOf:
     return at
 
 
+# --- blocks of the mapped steps ---------------------------------------------------------------
+
+# The keys each mapped step splits (a constant query each: no input reaches the SQL text).
+BLOCK_KEYS = {
+    "products": ("product_id", sql.SQL("select product_id as key from staging.products")),
+    "customers": (
+        "customer_id",
+        sql.SQL(
+            "select customer_id as key from staging.customers"
+            " union select customer_id from ml.customer_product_interactions"
+        ),
+    ),
+}
+
+
+def block_size(keys: int, per_task: int, max_tasks: int = config.MAPPED_MAX_TASKS) -> int:
+    """Keys per block: ceil(keys / per_task) blocks (at least 1, at most max_tasks), of equal size.
+
+    10 keys, 4 per task: 3 blocks of 4 (4, 4, 2); 10 keys, 1 per task, at most 4 tasks: 4 blocks of 3."""
+    blocks = min(max(1, -(-keys // max(per_task, 1))), max(max_tasks, 1))
+    return max(1, -(-keys // blocks))
+
+
+def key_ranges(boundaries: list) -> list[dict]:
+    """Blocks from the sorted first keys of every block but the first: block i holds the keys k
+    with first <= k < next, `first` None for the first block, `next` None for the last, so the
+    blocks cover every key, those unknown at planning time included, exactly once.
+
+    [b, c] -> [{first: None, next: b}, {first: b, next: c}, {first: c, next: None}]"""
+    bounds = [None, *boundaries, None]
+    return [
+        {"block": i, "blocks": len(bounds) - 1, "first": lo, "next": hi}
+        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+    ]
+
+
+def block_label(block: dict) -> str:
+    """'block 2/4: 13000 <= key < 14200' (the map index name shown in the Airflow UI)."""
+    lo = "" if block["first"] is None else f"{block['first']} <= "
+    hi = "" if block["next"] is None else f" < {block['next']}"
+    return f"block {block['block'] + 1}/{block['blocks']}: " + (f"{lo}key{hi}" if lo or hi else "every key")
+
+
+def _plan(conn: psycopg.Connection, keys: str, per_task: int) -> list[dict]:
+    _, query = BLOCK_KEYS[keys]
+    total = conn.execute(sql.SQL("select count(*) from ({}) k").format(query)).fetchone()[0]
+    size = block_size(total, per_task)
+    boundaries = [
+        r[0]
+        for r in conn.execute(
+            sql.SQL(
+                "select key from (select key, row_number() over (order by key) - 1 as pos from ({}) k) p"
+                " where pos > 0 and pos %% %(size)s = 0 order by key"
+            ).format(query),
+            {"size": size},
+        )
+    ]
+    blocks = key_ranges(boundaries)
+    log.info("%s: %d in %d block(s) of up to %d", keys, total, len(blocks), size)
+    return blocks
+
+
+def plan_blocks(keys: str, per_task: int | None = None) -> list[dict]:
+    """The blocks of a mapped step (small: key bounds only): `products` (staging.products) for
+    build_similarity, `customers` (staging.customers and every customer with purchases) for
+    build_recommendations; `per_task` keys per block (default: MAPPED_<KEYS>_PER_TASK)."""
+    with connect() as conn:
+        default = config.MAPPED_PRODUCTS_PER_TASK if keys == "products" else config.MAPPED_CUSTOMERS_PER_TASK
+        return _plan(conn, keys, per_task or default)
+
+
+def in_block(column: str, block: dict | None) -> tuple[sql.Composable, dict]:
+    """The SQL condition (and its parameters) of a block's keys; `true` for no block (all)."""
+    parts, params = [], {}
+    if block and block.get("first") is not None:
+        parts.append(sql.SQL("{} >= %(block_first)s").format(sql.Identifier(column)))
+        params["block_first"] = block["first"]
+    if block and block.get("next") is not None:
+        parts.append(sql.SQL("{} < %(block_next)s").format(sql.Identifier(column)))
+        params["block_next"] = block["next"]
+    return (sql.SQL(" and ").join(parts) if parts else sql.SQL("true")), params
+
+
+def ids_in_block(ids: np.ndarray, block: dict | None) -> np.ndarray:
+    """Which of the integer keys `ids` the block holds (customer ids: no collation involved)."""
+    keep = np.ones(len(ids), dtype=bool)
+    if block and block.get("first") is not None:
+        keep &= ids >= block["first"]
+    if block and block.get("next") is not None:
+        keep &= ids < block["next"]
+    return keep
+
+
+def _clear_block(conn: psycopg.Connection, mart: str, run_id: str, column: str, block: dict | None) -> int:
+    """Delete the run's rows of published.<mart> in the block (all of the run's without one)."""
+    condition, params = in_block(column, block)
+    return conn.execute(
+        sql.SQL("delete from {} where run_id = %(run_id)s and {}").format(
+            sql.Identifier(config.PUBLISHED_SCHEMA, mart), condition
+        ),
+        {"run_id": run_id, **params},
+    ).rowcount
+
+
+def _product_positions(conn: psycopg.Connection, block: dict | None, catalogue: int) -> tuple[int, int]:
+    """(start, stop): the block's products as positions in staging.products ordered by product_id
+    (the order load_products reads; the database's collation decides both)."""
+    condition, params = in_block("product_id", block)
+    inside, before, total = conn.execute(
+        sql.SQL(
+            "select count(*) filter (where {}), count(*) filter (where product_id < %(block_first)s),"
+            " count(*) from staging.products"
+        ).format(condition),
+        {"block_first": None, **params},
+    ).fetchone()
+    if total != catalogue:
+        raise RecommendationError(
+            f"staging.products changed while the block was read ({catalogue} then {total} products):"
+            " rerun the recommend_products run from plan_product_blocks"
+        )
+    return before, before + inside
+
+
 def prepare_interactions(run_id: str) -> dict:
     """Rebuild ml.customer_product_interactions from staging (one transaction)."""
     started = time.monotonic()
@@ -218,55 +349,75 @@ def similarity_frame(top: similarity.TopK, products: pd.DataFrame, method: str) 
     )
 
 
-def _build_pairs(run_id: str) -> int:
-    """published.product_pairs of the run, from the invoices (its own connection: it runs beside
-    the similarity, in compiled code that releases the GIL)."""
+def build_pairs(run_id: str) -> dict:
+    """published.product_pairs of the run, from the invoices (one task: the pairs need every
+    invoice at once)."""
+    started, cpu = time.monotonic(), time.process_time()
     with connect() as conn:
         lines = copy_out(conn, "select distinct invoice_no, product_id from staging.order_lines")
     with thread_limit():
         frequent = pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT)
     with connect() as conn:
-        return publish.write_run_rows(conn, "product_pairs", run_id, frequent)
-
-
-def build_similarity(run_id: str, top_k: int = config.TOP_K_SIMILAR) -> dict:
-    """Write published.product_similarity (content and co_purchase top-k) and
-    published.product_pairs of the run (not yet visible)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    started, cpu = time.monotonic(), time.process_time()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pairs") as side:
-        pairs_written = side.submit(_build_pairs, run_id)
-        with connect() as conn:
-            products = load_products(conn)
-            interactions = load_interactions(conn)
-        with thread_limit():
-            content = similarity.content_top_k(products["description"], top_k)
-            history = signals.build_history(
-                interactions,
-                products["product_id"].to_numpy(),
-                pd.to_datetime(interactions["invoice_date"]).max() + pd.Timedelta(days=1),
-            )
-            co_purchase = signals.co_purchase_top_k(history, top_k)
-        frames = [
-            similarity_frame(content, products, "content"),
-            similarity_frame(co_purchase, products, "co_purchase"),
-        ]
-        with connect() as conn:
-            similar = publish.write_run_rows(
-                conn, "product_similarity", run_id, pd.concat(frames, ignore_index=True)
-            )
-        written = pairs_written.result()
+        written = publish.write_run_rows(conn, "product_pairs", run_id, frequent)
     log.info(
-        "product_similarity: %d rows (%d content, %d co_purchase); product_pairs: %d rows; %.2f s (cpu %.2f s)",
-        similar,
-        len(frames[0]),
-        len(frames[1]),
+        "product_pairs: %d rows in %.2f s (cpu %.2f s)",
         written,
         time.monotonic() - started,
         time.process_time() - cpu,
     )
-    return {"product_similarity": similar, "product_pairs": written}
+    return {"product_pairs": written}
+
+
+def build_similarity(run_id: str, top_k: int = config.TOP_K_SIMILAR, block: dict | None = None) -> dict:
+    """Write the content and co_purchase top-k of the block's products (a block of
+    plan_blocks("products"); None: every product) into published.product_similarity of the run (not yet visible),
+    replacing the block's rows. The features (TF-IDF vocabulary and IDF, the customers of each
+    product) are of the whole catalogue and history, so a product's neighbours are the same
+    whatever block computes them."""
+    started, cpu = time.monotonic(), time.process_time()
+    with connect() as conn:
+        products = load_products(conn)
+        interactions = load_interactions(conn)
+        rows = _product_positions(conn, block, len(products))
+    with thread_limit():
+        content = similarity.content_top_k(products["description"], top_k, rows=rows)
+        history = signals.build_history(
+            interactions,
+            products["product_id"].to_numpy(),
+            pd.to_datetime(interactions["invoice_date"]).max() + pd.Timedelta(days=1),
+        )
+        co_purchase = signals.co_purchase_top_k(history, top_k, product_rows=rows)
+    frames = [
+        similarity_frame(content, products, "content"),
+        similarity_frame(co_purchase, products, "co_purchase"),
+    ]
+    with connect() as conn:  # one transaction: the block's rows are replaced
+        _clear_block(conn, "product_similarity", run_id, "product_id", block)
+        similar = copy_dataframe(
+            conn,
+            config.PUBLISHED_SCHEMA,
+            "product_similarity",
+            pd.concat(frames, ignore_index=True),
+            constants={"run_id": run_id},
+        )
+    log.info(
+        "product_similarity, %s (products %d..%d of %d): %d rows (%d content, %d co_purchase); %.2f s (cpu %.2f s)",
+        block_label(block) if block else "all products",
+        rows[0],
+        rows[1],
+        len(products),
+        similar,
+        len(frames[0]),
+        len(frames[1]),
+        time.monotonic() - started,
+        time.process_time() - cpu,
+    )
+    return {
+        "block": block["block"] if block else 0,
+        "blocks": block["blocks"] if block else 1,
+        "products": rows[1] - rows[0],
+        "product_similarity": similar,
+    }
 
 
 def evaluate(
@@ -325,10 +476,15 @@ def build_recommendations(
     weights: dict,
     per_list: int = config.RECOMMENDATIONS_PER_LIST,
     top_k: int = config.TOP_K_SIMILAR,
+    block: dict | None = None,
 ) -> dict:
-    """Fit on all the data and write published.customer_recommendations of the run: discover
-    and buy_again for every customer with purchases (the tuned hybrids, `weights` from
-    `evaluate`), a cold-start discover list for every other customer of staging.customers."""
+    """Fit on all the data and write the lists of the block's customers (a block of
+    plan_blocks("customers"); None: every customer) into published.customer_recommendations of the run, replacing the
+    block's rows: discover and buy_again for every customer with purchases (the tuned hybrids,
+    `weights` from `evaluate`), a cold-start discover list for every other customer of
+    staging.customers. Every block fits the same model on the same data (the neighbours
+    build_similarity published for the run are read back, not recomputed), and a customer's
+    list depends on nothing else of its block: the blocks add up to the single-task lists."""
     started, cpu = time.monotonic(), time.process_time()
     specs = {lt: HybridSpec.from_dict(values) for lt, values in weights.items()}
     with connect() as conn:
@@ -344,22 +500,24 @@ def build_recommendations(
                 fit.cache[method] = similarity_matrix(rows, fit.history.product_ids)
         recommender.prepare(fit, specs.values())
         newcomers = np.setdiff1d(customers["customer_id"].to_numpy(np.int64), fit.history.customer_ids)
+        newcomers = newcomers[ids_in_block(newcomers, block)]
+        customer_rows = np.flatnonzero(ids_in_block(fit.history.customer_ids, block))
         segment_of = segments.set_index("customer_id")["segment_id"] if segments is not None else None
         descriptions = products.set_index("product_id")["description"]
         counts = {"discover": 0, "buy_again": 0}
         written = 0
-        with connect() as conn:  # one transaction: the run's rows are replaced block by block
-            publish.write_run_rows(
-                conn, "customer_recommendations", run_id, pd.DataFrame(columns=LIST_COLUMNS)
-            )
+        with connect() as conn:  # one transaction: the block's rows of the run are replaced
+            _clear_block(conn, "customer_recommendations", run_id, "customer_id", block)
             for list_type in ("discover", "buy_again"):
-                for block in recommender.list_blocks(fit, specs[list_type], per_list):
-                    counts[list_type] += block["customer_id"].nunique()
-                    written += _write_lists(conn, run_id, block, list_type, False, descriptions)
+                for part in recommender.list_blocks(fit, specs[list_type], per_list, customer_rows):
+                    counts[list_type] += part["customer_id"].nunique()
+                    written += _write_lists(conn, run_id, part, list_type, False, descriptions)
             cold = recommender.cold_start(fit, specs["discover"], newcomers, segment_of, per_list)
             written += _write_lists(conn, run_id, cold, "discover", True, descriptions)
     log.info(
-        "customer_recommendations: %d rows (%d discover lists, %d buy_again, %d cold start) in %.1f s (cpu %.1f s)",
+        "customer_recommendations, %s: %d rows (%d discover lists, %d buy_again, %d cold start) in %.1f s"
+        " (cpu %.1f s)",
+        block_label(block) if block else "all customers",
         written,
         counts["discover"],
         counts["buy_again"],
@@ -368,6 +526,8 @@ def build_recommendations(
         time.process_time() - cpu,
     )
     return {
+        "block": block["block"] if block else 0,
+        "blocks": block["blocks"] if block else 1,
         "rows": written,
         "customers": int(counts["discover"] + len(newcomers)),
         "cold_start": len(newcomers),
@@ -404,9 +564,49 @@ def _write_lists(
     )
 
 
-def publish_recommendations(run_id: str) -> dict:
-    """Audit the four marts of the run (rows present, keys unique, both hybrids scored) and stage
+def check_blocks(results: list[dict], rows_key: str, mart: str, rows_in_table: int) -> int:
+    """The mapped tasks' results of one step: every planned block exactly once, and the rows
+    they wrote are the run's rows of the mart (a block written over by another, or rows of no
+    block, fail). Returns the blocks."""
+    found = sorted(r["block"] for r in results)
+    planned = {r["blocks"] for r in results}
+    if len(planned) != 1 or found != list(range(planned.pop())):
+        raise RecommendationError(
+            f"published.{mart}: the mapped blocks {found} are not the planned ones"
+            f" ({sorted({r['blocks'] for r in results})} blocks): rerun the DAG run (the plan and its blocks)"
+        )
+    written = sum(int(r[rows_key]) for r in results)
+    if written != rows_in_table:
+        raise RecommendationError(
+            f"published.{mart}: the {len(found)} blocks wrote {written} rows, the run has {rows_in_table}:"
+            " rerun the DAG run (the plan and its blocks)"
+        )
+    return len(found)
+
+
+def publish_recommendations(
+    run_id: str, similarity_blocks: list[dict] | None = None, recommendation_blocks: list[dict] | None = None
+) -> dict:
+    """Check that the mapped blocks add up to the run's rows (when given), audit the four marts of
+    the run (rows present, keys unique, every customer listed, both hybrids scored) and stage
     them: publish_marts switches them on together with the rest of the pipeline."""
     with connect() as conn:
+        for results, rows_key, mart in (
+            (similarity_blocks, "product_similarity", "product_similarity"),
+            (recommendation_blocks, "rows", "customer_recommendations"),
+        ):
+            if results is not None:
+                rows = conn.execute(
+                    sql.SQL("select count(*) from {} where run_id = %s").format(
+                        sql.Identifier(config.PUBLISHED_SCHEMA, mart)
+                    ),
+                    (run_id,),
+                ).fetchone()[0]
+                log.info(
+                    "published.%s: %d rows from %d block(s)",
+                    mart,
+                    rows,
+                    check_blocks(results, rows_key, mart, rows),
+                )
         load_id = conn.execute("select max(load_id) from staging.order_lines").fetchone()[0]
         return publish.stage(conn, publish.RECOMMENDATION_MARTS, run_id, "recommend_products", load_id)

@@ -28,10 +28,16 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
         ("publish_segments", "announce_segments"),
     },
     "recommend_products": {
-        ("prepare_interactions", "build_similarity"),
+        ("prepare_interactions", "plan_product_blocks"),
+        ("prepare_interactions", "plan_customer_blocks"),
+        ("prepare_interactions", "build_pairs"),
+        ("plan_product_blocks", "build_similarity"),  # mapped: one task per product block
+        ("plan_customer_blocks", "build_recommendations"),  # mapped: one task per customer block
         ("build_similarity", "evaluate"),
+        ("build_similarity", "publish_recommendations"),
         ("evaluate", "build_recommendations"),
         ("build_recommendations", "publish_recommendations"),
+        ("build_pairs", "publish_recommendations"),
     },
     "publish_marts": {
         ("resolve_snapshot", "publish_trends"),

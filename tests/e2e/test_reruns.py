@@ -34,15 +34,21 @@ def task_order(api, dag_id: str) -> list[str]:
     return order
 
 
-def rerun(api, dag_id: str, run_id: str, task_id: str) -> dict:
-    """Clear one task instance (downstream tasks untouched) and wait for its new try to end."""
-    before = api.task_instance(dag_id, run_id, task_id)
+def map_indexes(api, dag_id: str, run_id: str, task_id: str) -> list[int]:
+    """The task's map indexes in the run: [-1] for a plain task, one per block of a mapped one."""
+    return sorted({ti["map_index"] for ti in api.task_instances(dag_id, run_id) if ti["task_id"] == task_id})
+
+
+def rerun(api, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict:
+    """Clear one task instance (one map index of a mapped task; downstream tasks untouched) and
+    wait for its new try to end."""
+    before = api.task_instance(dag_id, run_id, task_id, map_index)
     assert before["state"] == "success", f"{dag_id}.{task_id} is {before['state']} before its rerun"
-    cleared = api.clear_tasks(dag_id, run_id, [task_id])
-    assert [t["task_id"] for t in cleared] == [task_id]
+    cleared = api.clear_tasks(dag_id, run_id, [task_id if map_index < 0 else (task_id, map_index)])
+    assert [(t["task_id"], t["map_index"]) for t in cleared] == [(task_id, map_index)]
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        ti = api.task_instance(dag_id, run_id, task_id)
+        ti = api.task_instance(dag_id, run_id, task_id, map_index)
         if ti["try_number"] > before["try_number"] and ti["state"] in {
             "success",
             "failed",
@@ -71,15 +77,24 @@ def test_every_task_rerun_leaves_the_warehouse_identical(api, pipeline_run, pipe
         run_id = pipeline_run["runs"][dag_id]["dag_run_id"]
         api.wait_until_quiet(pipeline_dag_ids)  # the cascade of the previous DAG's reruns is done
         for task_id in task_order(api, dag_id):
-            started = time.monotonic()
-            ti = rerun(api, dag_id, run_id, task_id)
-            assert ti["state"] == "success", f"{dag_id}.{task_id} failed on rerun (try {ti['try_number']})"
-            if (dag_id, task_id) in cascading:  # BI switches when the downstream pipeline has ended
-                api.wait_until_quiet(pipeline_dag_ids)
-            changed = checksums.differences(baseline, checksums.pipeline_snapshot(db))
-            assert not changed, f"rerunning {dag_id}.{task_id} changed: {changed}"
+            for map_index in map_indexes(api, dag_id, run_id, task_id):  # a mapped task: each block
+                started = time.monotonic()
+                ti = rerun(api, dag_id, run_id, task_id, map_index)
+                assert ti["state"] == "success", (
+                    f"{dag_id}.{task_id} failed on rerun (try {ti['try_number']})"
+                )
+                if (dag_id, task_id) in cascading:  # BI switches when the downstream pipeline has ended
+                    api.wait_until_quiet(pipeline_dag_ids)
+                changed = checksums.differences(baseline, checksums.pipeline_snapshot(db))
+                assert not changed, f"rerunning {dag_id}.{task_id}[{map_index}] changed: {changed}"
+                log.info(
+                    "rerun of %s.%s[%d]: identical (%.1f s)",
+                    dag_id,
+                    task_id,
+                    map_index,
+                    time.monotonic() - started,
+                )
             reran.append(f"{dag_id}.{task_id}")
-            log.info("rerun of %s.%s: identical (%.1f s)", dag_id, task_id, time.monotonic() - started)
         assert api.get_run(dag_id, run_id)["state"] == "success"
 
     # The downstream runs the reruns' asset events triggered are over: still identical.

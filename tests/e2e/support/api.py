@@ -191,20 +191,23 @@ class AirflowClient:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
-    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict:
-        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict:
+        """One task instance; a mapped task's by its map index (>= 0)."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        return self.request("GET", path if map_index < 0 else f"{path}/{map_index}")
 
     def clear_tasks(
         self,
         dag_id: str,
         run_id: str,
-        task_ids: list[str],
+        task_ids: list[str | tuple[str, int]],
         *,
         include_downstream: bool = False,
         only_failed: bool = False,
     ) -> list[dict]:
         """Clear task instances of one run so the scheduler reruns them (the UI's Clear button);
-        returns the cleared task instances."""
+        a (task_id, map_index) clears one map index of a mapped task; returns the cleared task
+        instances."""
         body = {
             "dry_run": False,
             "dag_run_id": run_id,

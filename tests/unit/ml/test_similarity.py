@@ -87,3 +87,20 @@ def test_description_features_make_variants_neighbours():
 def test_clean_description():
     assert similarity.clean_description("SET/6 RED SPOTTY PAPER CUPS") == "set 6 red spotty paper cups"
     assert similarity.clean_description(None) == ""
+
+
+@pytest.mark.parametrize("cuts", [[0, 120], [0, 33, 34, 120], [0, 50, 97, 120]])
+def test_row_ranges_computed_apart_add_up_to_the_whole_exactly(cuts):
+    """The mapped build_similarity computes a range of rows per task: the ranges concatenated are
+    the single computation, scores bit for bit (a row's neighbours do not depend on its block)."""
+    rng = np.random.default_rng(3)
+    features = sparse.random(120, 40, density=0.3, format="csr", random_state=rng)
+    whole = similarity.blocked_top_k_cosine(features, k=5, block_rows=16)
+    parts = [
+        similarity.blocked_top_k_cosine(features, k=5, block_rows=16, rows=(start, stop))
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    for name in ("item", "neighbour", "rank", "score"):
+        joined = np.concatenate([getattr(p, name) for p in parts])
+        assert np.array_equal(joined, getattr(whole, name)), name
+    assert set(parts[-1].item.tolist()) <= set(range(cuts[-2], cuts[-1]))
