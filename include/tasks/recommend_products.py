@@ -54,16 +54,13 @@ def load_interactions(conn: psycopg.Connection) -> pd.DataFrame:
         conn,
         "select customer_id, product_id, invoice_date, invoices, quantity"
         " from ml.customer_product_interactions order by customer_id, product_id, invoice_date",
+        {"customer_id": np.int64, "invoice_date": "date", "invoices": np.int64, "quantity": np.int64},
     )
     if frame.empty:
         raise RecommendationError(
             "ml.customer_product_interactions is empty: staging.order_lines has no sale of an identified"
             " customer (run ingest_ecommerce and validate_and_clean first)"
         )
-    frame["invoice_date"] = pd.to_datetime(frame["invoice_date"])
-    frame["customer_id"] = frame["customer_id"].astype(np.int64)
-    frame["invoices"] = frame["invoices"].astype(np.int64)
-    frame["quantity"] = frame["quantity"].astype(np.int64)
     return frame
 
 

@@ -1,7 +1,7 @@
 -- ml.customer_product_interactions: what the recommendation models learn from.
 -- Grain: one row per identified customer per product per invoice day (clean sales; guests and
 -- returns left out). Rebuilt wholesale from staging in the caller's transaction.
-delete from ml.customer_product_interactions;
+truncate ml.customer_product_interactions;  -- transactional: a failed rebuild keeps the old rows, and no dead tuples pile up
 
 with sales as (
     select customer_id, product_id, invoiced_at::date as invoice_date, invoice_no, quantity, line_amount
