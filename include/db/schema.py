@@ -204,6 +204,9 @@ def apply_schema(conn: psycopg.Connection) -> bool:
     conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
     if _schema_is_current(conn, digest):  # applied by another session while we waited
         return False
+    from include.publish.marts import move_into_partitions, set_aside_unpartitioned
+
+    aside = set_aside_unpartitioned(conn)  # an earlier version's ordinary tables of partitioned marts
     steps = schema_steps()
     for name, statement in steps:
         try:
@@ -211,6 +214,7 @@ def apply_schema(conn: psycopg.Connection) -> bool:
         except psycopg.Error as err:
             err.add_note(f"while applying {name}")
             raise
+    move_into_partitions(conn, aside)
     apply_comments(conn)
     conn.execute(
         "insert into audit.schema_migrations (digest) values (%s) on conflict (digest) do nothing", (digest,)

@@ -138,9 +138,20 @@ SEGMENT_MARTS = {
         "profile_segments", "profile_segment_profiles", "profile_segmentation_metrics", "profile_features"
     ),
 }
+# Partitioned by run like the facts: a run's rows load into a bare partition (the mapped blocks
+# of similarity and lists too), indexed once they are all in (publish_recommendations).
 RECOMMENDATION_MARTS = (
-    Mart("product_similarity", ("product_id", "method", "rank")),
-    Mart("product_pairs", ("product_id", "other_product_id")),
+    Mart(
+        "product_similarity",
+        ("product_id", "method", "rank"),
+        partition_indexes=(("product_id", "method", "rank"),),
+    ),
+    Mart(
+        "product_pairs",
+        ("product_id", "other_product_id"),
+        # the key; "what is bought with this product" from either side, strongest first
+        partition_indexes=(("product_id", "other_product_id"), ("other_product_id",), ("lift desc",)),
+    ),
     Mart(
         "customer_recommendations",
         ("customer_id", "list_type", "rank"),
@@ -155,6 +166,8 @@ RECOMMENDATION_MARTS = (
                 ).format(sql.Identifier(config.PUBLISHED_SCHEMA, "customer_recommendations")),
             ),
         ),
+        # the key; "who is this product recommended to" (product filters in dashboards)
+        partition_indexes=(("customer_id", "list_type", "rank"), ("product_id", "list_type")),
     ),
     Mart(
         "recommendation_metrics",
@@ -283,16 +296,15 @@ def _clear_run(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
         "select to_regclass(%s) is not null", (f"{config.PUBLISHED_SCHEMA}.{mart.partition(run_id)}",)
     )
     if exists.fetchone()[0]:
-        for i, _ in enumerate(mart.partition_indexes):
-            conn.execute(
-                sql.SQL("drop index if exists {}").format(
-                    sql.Identifier(config.PUBLISHED_SCHEMA, f"{mart.partition(run_id)}_{i}")
-                )
-            )
+        _drop_run_indexes(conn, mart, run_id)
         conn.execute(sql.SQL("truncate {}").format(partition))
         return
     # created on its own, then attached: ATTACH waits for no reader (CREATE ... PARTITION OF would)
-    conn.execute(sql.SQL("create table {} (like {} including defaults)").format(partition, mart.table))
+    conn.execute(
+        sql.SQL("create table {} (like {} including defaults including constraints)").format(
+            partition, mart.table
+        )
+    )
     conn.execute(
         sql.SQL("alter table {} attach partition {} for values in ({})").format(
             mart.table, partition, sql.Literal(run_id)
@@ -300,16 +312,47 @@ def _clear_run(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
     )
 
 
-def _index_run(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
-    """Build the indexes of a partitioned mart's run partition, in bulk, and analyse it."""
+def open_run_partition(conn: psycopg.Connection, mart: str | Mart, run_id: str) -> None:
+    """Make the run's partition of a partitioned mart ready for rows written in blocks (the
+    mapped tasks each replace their own): created when missing, its rows kept, its indexes
+    dropped so the blocks load in bulk; `index_run` builds them when every block is in."""
+    mart = _mart(mart)
+    qualified = f"{config.PUBLISHED_SCHEMA}.{mart.partition(run_id)}"
+    if conn.execute("select to_regclass(%s) is null", (qualified,)).fetchone()[0]:
+        _clear_run(conn, mart, run_id)
+        return
+    _drop_run_indexes(conn, mart, run_id)
+
+
+def _drop_run_indexes(conn: psycopg.Connection, mart: Mart, run_id: str) -> None:
+    for i, _ in enumerate(mart.partition_indexes):
+        conn.execute(
+            sql.SQL("drop index if exists {}").format(
+                sql.Identifier(config.PUBLISHED_SCHEMA, f"{mart.partition(run_id)}_{i}")
+            )
+        )
+
+
+def _index_column(column: str) -> sql.Composable:
+    """An index column of Mart.partition_indexes: a column name, or "<name> desc"."""
+    name, _, order = column.partition(" ")
+    if order not in ("", "desc"):
+        raise ValueError(f"index column {column!r}: expected '<column>' or '<column> desc'")
+    return sql.Identifier(name) + sql.SQL(" desc" if order else "")
+
+
+def index_run(conn: psycopg.Connection, mart: str | Mart, run_id: str) -> None:
+    """Build the indexes of a partitioned mart's run partition, in bulk (those missing), and
+    analyse it; nothing for a mart that is not partitioned."""
+    mart = _mart(mart)
     if not mart.partitioned:
         return
     name = mart.partition(run_id)
     partition = sql.Identifier(config.PUBLISHED_SCHEMA, name)
     for i, columns in enumerate(mart.partition_indexes):
         conn.execute(
-            sql.SQL("create index {} on {} ({})").format(
-                sql.Identifier(f"{name}_{i}"), partition, sql.SQL(", ").join(map(sql.Identifier, columns))
+            sql.SQL("create index if not exists {} on {} ({})").format(
+                sql.Identifier(f"{name}_{i}"), partition, sql.SQL(", ").join(map(_index_column, columns))
             )
         )
     conn.execute(sql.SQL("analyze {}").format(partition))
@@ -345,6 +388,62 @@ def _drop_partitions(conn: psycopg.Connection, mart: Mart, names: list[str]) -> 
     return dropped
 
 
+# --- moving an earlier version's ordinary tables into partitions ----------------------------
+
+LEGACY_SUFFIX = "__unpartitioned"
+
+
+def set_aside_unpartitioned(conn: psycopg.Connection) -> list[Mart]:
+    """Before the schema files run: a partitioned mart whose table an earlier version made as an
+    ordinary table is renamed published.<mart>__unpartitioned, so that its file creates the
+    partitioned table (and the marts view is re-pointed at it); `move_into_partitions` then moves
+    the rows. Returns the marts set aside."""
+    aside = []
+    for mart in MARTS.values():
+        kind = conn.execute(
+            "select c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = %s and c.relname = %s",
+            (config.PUBLISHED_SCHEMA, mart.name),
+        ).fetchone()
+        if mart.partitioned and kind is not None and kind[0] == "r":
+            conn.execute(
+                sql.SQL("alter table {} rename to {}").format(
+                    mart.table, sql.Identifier(mart.name + LEGACY_SUFFIX)
+                )
+            )
+            aside.append(mart)
+    return aside
+
+
+def move_into_partitions(conn: psycopg.Connection, marts: Iterable[Mart]) -> None:
+    """After the schema files: every run of each set-aside table goes into a partition of its own
+    (indexed), in the caller's transaction, and the old table is dropped: BI sees the same rows."""
+    for mart in marts:
+        legacy = sql.Identifier(config.PUBLISHED_SCHEMA, mart.name + LEGACY_SUFFIX)
+        columns = sql.SQL(", ").join(
+            sql.Identifier(r[0])
+            for r in conn.execute(
+                "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0"
+                " and not attisdropped order by attnum",
+                (f"{config.PUBLISHED_SCHEMA}.{mart.name}",),
+            )
+        )
+        runs = [
+            r[0] for r in conn.execute(sql.SQL("select distinct run_id from {} order by 1").format(legacy))
+        ]
+        for run_id in runs:
+            _clear_run(conn, mart, run_id)
+            conn.execute(
+                sql.SQL("insert into {} ({}) select {} from {} where run_id = %s").format(
+                    mart.table, columns, columns, legacy
+                ),
+                (run_id,),
+            )
+            index_run(conn, mart, run_id)
+        conn.execute(sql.SQL("drop table {}").format(legacy))
+        log.info("published.%s: %d runs moved into partitions of their own", mart.name, len(runs))
+
+
 def write_run_rows(conn: psycopg.Connection, mart: str | Mart, run_id: str, frame: pd.DataFrame) -> int:
     """Replace run `run_id`'s rows of published.<mart> with `frame` (idempotent per run); `mart`
     is a declared mart or its name.
@@ -354,7 +453,7 @@ def write_run_rows(conn: psycopg.Connection, mart: str | Mart, run_id: str, fram
     mart = _mart(mart)
     _clear_run(conn, mart, run_id)
     rows = copy_dataframe(conn, config.PUBLISHED_SCHEMA, mart.name, frame, constants={"run_id": run_id})
-    _index_run(conn, mart, run_id)
+    index_run(conn, mart, run_id)
     return rows
 
 
@@ -366,7 +465,7 @@ def write_run_rows_sql(
     mart = _mart(mart)
     _clear_run(conn, mart, run_id)
     rows = conn.execute(insert_sql, {**(params or {}), "run_id": run_id}).rowcount
-    _index_run(conn, mart, run_id)
+    index_run(conn, mart, run_id)
     return rows
 
 

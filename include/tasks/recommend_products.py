@@ -234,8 +234,16 @@ def ids_in_block(ids: np.ndarray, block: dict | None) -> np.ndarray:
     return keep
 
 
+# written in mapped blocks: the run's partition is opened by prepare_interactions (before any
+# block runs) and indexed by publish_recommendations (after every block)
+BLOCK_MARTS = ("product_similarity", "customer_recommendations")
+
+
 def _clear_block(conn: psycopg.Connection, mart: str, run_id: str, column: str, block: dict | None) -> int:
     """Delete the run's rows of published.<mart> in the block (all of the run's without one)."""
+    qualified = f"{config.PUBLISHED_SCHEMA}.{publish.MARTS[mart].partition(run_id)}"
+    if conn.execute("select to_regclass(%s) is null", (qualified,)).fetchone()[0]:
+        publish.open_run_partition(conn, mart, run_id)  # a block run on its own, outside the DAG
     condition, params = in_block(column, block)
     return conn.execute(
         sql.SQL("delete from {} where run_id = %(run_id)s and {}").format(
@@ -265,10 +273,13 @@ def _product_positions(conn: psycopg.Connection, block: dict | None, catalogue: 
 
 
 def prepare_interactions(run_id: str) -> dict:
-    """Rebuild ml.customer_product_interactions from staging (one transaction)."""
+    """Rebuild ml.customer_product_interactions from staging (one transaction), and open the run's
+    partitions of the marts the mapped blocks fill (BLOCK_MARTS)."""
     started = time.monotonic()
     with connect() as conn:
         publish.drop_unpublished(conn, publish.RECOMMENDATION_MARTS, run_id)
+        for mart in BLOCK_MARTS:
+            publish.open_run_partition(conn, mart, run_id)
         execute_file(conn, "ml/customer_product_interactions.sql")
         rows, customers, products, first, last = conn.execute(
             "select count(*), count(distinct customer_id), count(distinct product_id), min(invoice_date),"
@@ -588,6 +599,8 @@ def publish_recommendations(
     the run (rows present, keys unique, every customer listed, both hybrids scored) and stage
     them: publish_marts switches them on together with the rest of the pipeline."""
     with connect() as conn:
+        for mart in BLOCK_MARTS:  # every block is in: the indexes, in bulk
+            publish.index_run(conn, mart, run_id)
         for results, rows_key, mart in (
             (similarity_blocks, "product_similarity", "product_similarity"),
             (recommendation_blocks, "rows", "customer_recommendations"),

@@ -114,3 +114,60 @@ def test_a_reader_holding_the_table_delays_no_publication(probe, warehouse, db, 
     assert PROBE.partition("a") in _partitions(db)  # left for the next run
     _publish(warehouse, "d", 2)
     assert set(_partitions(db)) == {PROBE.partition("c"), PROBE.partition("d")}
+
+
+def test_an_earlier_versions_ordinary_table_moves_into_partitions(warehouse, db):
+    """A warehouse made before product_pairs was partitioned: its ordinary table (primary key,
+    every run's rows) becomes the partitioned table at the next schema apply, each run a partition
+    of its own with its indexes, and BI reads the same rows through the same view."""
+    from include.db import schema
+
+    mart = publish.MARTS["product_pairs"]
+    columns = (
+        "run_id, product_id, other_product_id, invoices, support, confidence, lift, product_invoices,"
+        " other_product_invoices, total_invoices"
+    )
+    db.execute("create table published.product_pairs__old (like published.product_pairs including all)")
+    db.execute(
+        "alter table published.product_pairs__old add primary key (run_id, product_id, other_product_id)"
+    )
+    db.execute(f"insert into published.product_pairs__old select {columns} from published.product_pairs")
+    db.execute(
+        f"insert into published.product_pairs__old ({columns})"
+        " select r, 'p' || g, 'q' || g, g, 0.1, 0.2, g * 1.5, 3, 4, 5"
+        " from unnest(array['legacy-1', 'legacy-2']) r, generate_series(1, 7) g"
+    )
+    before = db.execute("select count(*) from published.product_pairs__old").fetchone()[0]
+    runs = [r[0] for r in db.execute("select distinct run_id from published.product_pairs__old order by 1")]
+    view = db.execute("select pg_get_viewdef('marts.product_pairs'::regclass)").fetchone()[0]
+    old_view = view.replace("published.product_pairs", "published.product_pairs__old")
+    db.execute(f"create or replace view marts.product_pairs as {old_view}")  # as the old version had it
+    db.execute("drop table published.product_pairs")
+    db.execute("alter table published.product_pairs__old rename to product_pairs")
+    shown = db.execute("select count(*) from marts.product_pairs").fetchone()[0]
+    db.execute("delete from audit.schema_migrations")  # the files changed since: apply them
+
+    with connect(warehouse) as conn:
+        assert schema.apply_schema(conn)
+
+    kind = db.execute(
+        "select relkind from pg_class where oid = 'published.product_pairs'::regclass"
+    ).fetchone()
+    assert kind == ("p",)
+    assert db.execute("select to_regclass('published.product_pairs__unpartitioned')").fetchone() == (None,)
+    partitions = {
+        r[0]: r[1]
+        for r in db.execute(
+            "select c.relname, (select count(*) from pg_indexes x where x.schemaname = 'published'"
+            " and x.tablename = c.relname) from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+            " where i.inhparent = 'published.product_pairs'::regclass"
+        )
+    }
+    assert partitions == {mart.partition(r): len(mart.partition_indexes) for r in runs}
+    assert db.execute("select count(*) from published.product_pairs").fetchone()[0] == before
+    assert db.execute(
+        "select count(*), sum(lift) from published.product_pairs where run_id = 'legacy-2'"
+    ).fetchone() == (7, 42.0)
+    assert db.execute("select count(*) from marts.product_pairs").fetchone()[0] == shown
+    with connect(warehouse) as conn:  # and the next apply finds nothing to do
+        assert not schema.apply_schema(conn)

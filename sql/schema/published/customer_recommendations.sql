@@ -7,9 +7,9 @@ create table if not exists published.customer_recommendations (
     description    text             not null,
     score          double precision not null,
     reason         text             not null,
-    is_cold_start  boolean          not null,
-    primary key (run_id, customer_id, list_type, rank)
-);
--- "who is this product recommended to", product filters in recommendation dashboards
-create index if not exists customer_recommendations_product_idx
-    on published.customer_recommendations (run_id, product_id, list_type);
+    is_cold_start  boolean          not null
+) partition by list (run_id);
+-- One partition per run: created by plan_customer_blocks, filled by the mapped list blocks (bare),
+-- indexed in bulk by publish_recommendations (include/publish/marts.py, Mart.partition_indexes):
+-- the key (customer_id, list_type, rank), audited unique, and (product_id, list_type): "who is
+-- this product recommended to", product filters in recommendation dashboards.

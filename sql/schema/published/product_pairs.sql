@@ -8,11 +8,9 @@ create table if not exists published.product_pairs (
     lift                    double precision not null,
     product_invoices        integer          not null,
     other_product_invoices  integer          not null,
-    total_invoices          integer          not null,
-    primary key (run_id, product_id, other_product_id)
-);
--- "what is bought with this product": pairs from either side, strongest first
-create index if not exists product_pairs_other_product_idx
-    on published.product_pairs (run_id, other_product_id);
-create index if not exists product_pairs_lift_idx
-    on published.product_pairs (run_id, lift desc);
+    total_invoices          integer          not null
+) partition by list (run_id);
+-- One partition per run, loaded bare and then indexed in bulk by include/publish/marts.py
+-- (Mart.partition_indexes): (product_id, other_product_id), the key, audited unique before every
+-- publication; (other_product_id) and (lift desc): "what is bought with this product" from
+-- either side, strongest first. A run leaves by dropping its partition.
