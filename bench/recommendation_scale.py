@@ -14,9 +14,11 @@ The shop looks like a real one where it matters for the cost:
 Stages (the DAG's work without the database): similarity (content + co-purchase top-k, product
 pairs), evaluation (the protocol: every method tuned on the validation window of a
 EVALUATION_MAX_CUSTOMERS customer sample, scored once on the test window; EASE^R is skipped
-above EASE_MAX_PRODUCTS), recommendations (the hybrid's lists for every customer). Each size
-runs in a fresh process: its peak resident memory (ru_maxrss) is its own. Thread limits: BLAS,
-OpenMP and the kernels at ML_THREADS.
+above EASE_MAX_PRODUCTS), recommendations (the hybrid's lists for every customer). Each stage
+runs in a fresh process, as each DAG task does (the shop and the stages' outputs pass through
+parquet and pickle files of a temporary folder): its peak resident memory (ru_maxrss, imports and
+inputs included) is its own, and `peak_rss_mb` is the largest. Thread limits: BLAS, OpenMP and the
+kernels at ML_THREADS.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/recommendation_scale.py                  # 100k / 1M
     OMP_NUM_THREADS=1 .venv/bin/python bench/recommendation_scale.py --sizes 10000:100000 100000:1000000
@@ -184,125 +186,137 @@ def synthetic_shop(n_products: int, n_customers: int, seed: int):
     return interactions, products, lines
 
 
-def run_one(n_products: int, n_customers: int) -> dict:
+STAGES = ("generate", "similarity", "evaluation", "recommendations")
+
+
+def run_stage(stage: str, n_products: int, n_customers: int, folder: Path) -> dict:
+    """One stage in this fresh process, as the DAG runs each task in a process of its own: its
+    inputs read from `folder` (parquet, pickle), its outputs written there. Returns its seconds
+    and CPU seconds of work (reading the inputs left out, as the DAG's COPY out of the database
+    is timed elsewhere) and its peak resident memory (ru_maxrss: imports and inputs included)."""
     import logging
-    import threading
+    import pickle
 
     import pandas as pd
-    import psutil
     from threadpoolctl import threadpool_limits
 
     from include import config
     from include.ml import pairs, protocol, ranking, recommender, signals, similarity
 
     logging.basicConfig(level=logging.WARNING)
-    timings, cpu, peaks = {}, {}, {}
-    process = psutil.Process()
-    peak = [0]
-    stop = threading.Event()
-
-    def sample():  # the resident memory every 0.1 s: each stage's own peak
-        while not stop.wait(0.1):
-            peak[0] = max(peak[0], process.memory_info().rss)
-
-    threading.Thread(target=sample, daemon=True).start()
-
-    def stage(name, work):
-        peak[0] = process.memory_info().rss
+    out: dict = {}
+    if stage == "generate":
         t, c = time.monotonic(), time.process_time()
-        out = work()
-        timings[name], cpu[name] = time.monotonic() - t, time.process_time() - c
-        peaks[name] = max(peak[0], process.memory_info().rss) / 2**20
-        print(
-            f"  {name}: {timings[name]:.1f} s (cpu {cpu[name]:.1f} s), peak rss {peaks[name]:.0f} MiB",
-            file=sys.stderr,
-            flush=True,
-        )
-        return out
-
-    started = time.monotonic()
-    interactions, products, lines = stage(
-        "generate", lambda: synthetic_shop(n_products, n_customers, config.SEED)
+        interactions, products, lines = synthetic_shop(n_products, n_customers, config.SEED)
+        seconds, cpu = time.monotonic() - t, time.process_time() - c
+        buyers = interactions.groupby("product_id", observed=True)["customer_id"].nunique()
+        sizes = interactions.groupby("customer_id").size()
+        out["shape"] = {
+            "interactions": len(interactions),
+            "top_product_share": round(float(buyers.max() / n_customers), 3),
+            "products_above_10pct": int((buyers > 0.1 * n_customers).sum()),
+            "max_basket": int(sizes.max()),
+        }
+        for name, frame in (("interactions", interactions), ("products", products), ("lines", lines)):
+            frame.to_parquet(folder / f"{name}.parquet")
+    else:
+        interactions = pd.read_parquet(folder / "interactions.parquet")
+        products = pd.read_parquet(folder / "products.parquet")
+        t, c = time.monotonic(), time.process_time()
+        with threadpool_limits(limits=config.ML_THREADS):
+            if stage == "similarity":
+                content = similarity.content_top_k(products["description"], config.TOP_K_SIMILAR)
+                as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
+                history = signals.build_history(interactions, products["product_id"].to_numpy(), as_of)
+                co_purchase = signals.co_purchase_top_k(history, config.TOP_K_SIMILAR)
+                del history
+                lines = pd.read_parquet(folder / "lines.parquet")
+                out["pairs"] = len(
+                    pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT)
+                )
+                with (folder / "published.pkl").open("wb") as fh:
+                    pickle.dump({"content": content, "co_purchase": co_purchase}, fh)
+            elif stage == "evaluation":
+                outcome = protocol.run(interactions, products, lambda as_of: None, threads=config.ML_THREADS)
+                metrics = outcome.metrics.set_index(["list_type", "method"])["ndcg_at_10"].round(4)
+                out["hybrid_discover_ndcg"] = metrics.get(("discover", "hybrid"))
+                out["best_other_discover_ndcg"] = metrics.drop(("discover", "hybrid")).loc["discover"].max()
+                with (folder / "specs.pkl").open("wb") as fh:
+                    pickle.dump(outcome.specs, fh)
+            else:
+                with (folder / "published.pkl").open("rb") as fh:
+                    published = pickle.load(fh)
+                with (folder / "specs.pkl").open("rb") as fh:
+                    specs = pickle.load(fh)
+                as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
+                fit = protocol.make_fit(
+                    interactions, products, as_of, None, catalogue="all", threads=config.ML_THREADS
+                )
+                # build_recommendations reads the neighbours build_similarity published for the run
+                assert (fit.history.product_ids == products["product_id"].to_numpy()).all()
+                for method, top in published.items():
+                    fit.cache[method] = ranking.canonical(top.to_sparse(fit.history.n_products))
+                recommender.prepare(fit, specs.values())
+                rows = 0
+                for lt in ("discover", "buy_again"):  # block by block, as build_recommendations writes them
+                    for block in recommender.list_blocks(fit, specs[lt], config.RECOMMENDATIONS_PER_LIST):
+                        rows += len(block)
+                out["list_rows"] = rows
+        seconds, cpu = time.monotonic() - t, time.process_time() - c
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"  {stage}: {seconds:.1f} s (cpu {cpu:.1f} s), peak rss {peak:.0f} MiB", file=sys.stderr, flush=True
     )
-    buyers = interactions.groupby("product_id", observed=True)["customer_id"].nunique()
-    sizes = interactions.groupby("customer_id").size()
-    shape = {
-        "interactions": len(interactions),
-        "top_product_share": round(float(buyers.max() / n_customers), 3),
-        "products_above_10pct": int((buyers > 0.1 * n_customers).sum()),
-        "max_basket": int(sizes.max()),
-    }
-    print(f"  shop: {shape}", file=sys.stderr, flush=True)
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": peak, **out}
 
-    with threadpool_limits(limits=config.ML_THREADS):
 
-        def similarity_stage():
-            content = similarity.content_top_k(products["description"], config.TOP_K_SIMILAR)
-            as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
-            history = signals.build_history(interactions, products["product_id"].to_numpy(), as_of)
-            co_purchase = signals.co_purchase_top_k(history, config.TOP_K_SIMILAR)
-            del history
-            n = len(pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT))
-            return n, {"content": content, "co_purchase": co_purchase}
+def run_one(n_products: int, n_customers: int) -> dict:
+    """Every stage of one size, each in a fresh process (`--stage`), in the DAG's order."""
+    import tempfile
 
-        n_pairs, published = stage("similarity_s", similarity_stage)
-        lines = None  # the invoice lines are the pairs' only input: free them
-        outcome = stage(
-            "evaluation_s",
-            lambda: protocol.run(interactions, products, lambda as_of: None, threads=config.ML_THREADS),
-        )
-
-        def lists_stage():
-            as_of = interactions["invoice_date"].max() + pd.Timedelta(days=1)
-            fit = protocol.make_fit(
-                interactions, products, as_of, None, catalogue="all", threads=config.ML_THREADS
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="recommendation_scale_") as folder:
+        for stage in STAGES:
+            run = subprocess.run(
+                [sys.executable, __file__, "--stage", stage, f"{n_products}:{n_customers}", folder],
+                check=True,
+                stdout=subprocess.PIPE,
+                text=True,
             )
-            # build_recommendations reads the neighbours build_similarity published for the run
-            assert (fit.history.product_ids == products["product_id"].to_numpy()).all()
-            for method, top in published.items():
-                fit.cache[method] = ranking.canonical(top.to_sparse(fit.history.n_products))
-            recommender.prepare(fit, outcome.specs.values())
-            rows = 0
-            for lt in ("discover", "buy_again"):  # block by block, as build_recommendations writes them
-                for block in recommender.list_blocks(fit, outcome.specs[lt], config.RECOMMENDATIONS_PER_LIST):
-                    rows += len(block)
-            return rows
-
-        list_rows = stage("recommendations_s", lists_stage)
-    stop.set()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    metrics = outcome.metrics.set_index(["list_type", "method"])["ndcg_at_10"].round(4)
+            results[stage] = json.loads(run.stdout.strip().splitlines()[-1])
+    work = [s for s in STAGES if s != "generate"]
+    evaluation = results["evaluation"]
+    print(f"  shop: {results['generate']['shape']}", file=sys.stderr, flush=True)
     return {
         "products": n_products,
         "customers": n_customers,
-        **shape,
-        **{k: round(v, 1) for k, v in timings.items() if k != "generate"},
-        "total_s": round(time.monotonic() - started - timings["generate"], 1),
-        "cpu_s": round(sum(v for k, v in cpu.items() if k != "generate"), 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
-        **{f"{k.removesuffix('_s')}_rss_mb": round(v) for k, v in peaks.items() if k != "generate"},
-        "pairs": n_pairs,
-        "list_rows": list_rows,
-        "hybrid_discover_ndcg": metrics.get(("discover", "hybrid")),
-        "best_other_discover_ndcg": metrics.drop(("discover", "hybrid")).loc["discover"].max(),
+        **results["generate"]["shape"],
+        **{f"{s}_s": round(results[s]["seconds"], 1) for s in work},
+        "total_s": round(sum(results[s]["seconds"] for s in work), 1),
+        "cpu_s": round(sum(results[s]["cpu"] for s in work), 1),
+        "peak_rss_mb": round(max(results[s]["peak_mb"] for s in work)),
+        **{f"{s}_rss_mb": round(results[s]["peak_mb"]) for s in work},
+        "pairs": results["similarity"]["pairs"],
+        "list_rows": results["recommendations"]["list_rows"],
+        "hybrid_discover_ndcg": evaluation["hybrid_discover_ndcg"],
+        "best_other_discover_ndcg": evaluation["best_other_discover_ndcg"],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="products:customers")
-    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--stage", nargs=3, help=argparse.SUPPRESS)  # stage products:customers folder
     args = parser.parse_args()
-    if args.one:
-        products, customers = (int(x) for x in args.one.split(":"))
-        print(json.dumps(run_one(products, customers), default=float))
+    if args.stage:
+        stage, size, folder = args.stage
+        products, customers = (int(x) for x in size.split(":"))
+        print(json.dumps(run_stage(stage, products, customers, Path(folder)), default=float))
         return
     results = []
-    for size in args.sizes:  # a fresh process per size: its ru_maxrss is its own peak
-        run = subprocess.run(
-            [sys.executable, __file__, "--one", size], check=True, stdout=subprocess.PIPE, text=True
-        )
-        results.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    for size in args.sizes:
+        products, customers = (int(x) for x in size.split(":"))
+        results.append(run_one(products, customers))
         print(json.dumps(results[-1]), flush=True)
     keys = [k for k in results[0] if k not in ("pairs", "list_rows")]
     print("\n| " + " | ".join(keys) + " |")
