@@ -5,9 +5,11 @@ Turns the clean staging tables into customer segments a marketer can read and a 
 chart. Scheduled on the staging assets the cleaning DAG emits; the population follows the asset
 (transactions or customer_personality profiles) unless the `population` Param says otherwise.
 
-1. **build_features**: `sql/ml/customer_features.sql` (or `profile_features.sql`) into
-   `ml.customer_features` / `ml.profile_features`, as of `as_of_date` (empty = the day after the
-   last invoice / enrolment; never the wall clock).
+1. **plan_features**, **build_features**: `sql/ml/customer_features.sql` (or
+   `profile_features.sql`) into `ml.customer_features` / `ml.profile_features`, as of
+   `as_of_date` (empty = the day after the last invoice / enrolment; never the wall clock), by
+   mapped tasks over blocks of `MAPPED_CUSTOMERS_PER_TASK` customers (one on Online Retail) that
+   meet in the table; fit_segments checks they add up.
 2. **fit_segments**: log1p + StandardScaler; K-means and Ward (agglomerative) for k in
    `k_min`..`k_max` with inertia, silhouette, Davies-Bouldin, Calinski-Harabasz; k = best
    silhouette within elbow +- 1; segments from `algorithm`, ids ordered by value, named from
@@ -81,20 +83,31 @@ def _triggering_layouts(context) -> list[str]:
 )
 def segment_customers():
     @task
-    def build_features() -> dict:
-        """Writes ml.customer_features (or ml.profile_features) for this run."""
+    def plan_features() -> list[dict]:
+        """Cuts the population's customers into blocks for build_features (one on Online Retail)."""
         from include.tasks import segment_customers
 
         context = get_current_context()
         params = context["params"]
         population = segment_customers.resolve_population(params["population"], _triggering_layouts(context))
         with bad_input_fails_task():
-            return segment_customers.build_features(context["run_id"], population, params["as_of_date"])
+            return segment_customers.plan_features(context["run_id"], population, params["as_of_date"])
+
+    @task(map_index_template="{{ block_label }}")
+    def build_features(block: dict) -> dict:
+        """Writes the block's rows of ml.customer_features (or ml.profile_features) for this run."""
+        from include.db.blocks import block_label
+        from include.tasks import segment_customers
+
+        context = get_current_context()
+        context["block_label"] = block_label(block)
+        with bad_input_fails_task():
+            return segment_customers.build_features(context["run_id"], block)
 
     @task
-    def fit_segments(features: dict) -> dict:
-        """Writes published.<population marts> rows of this run (not yet active), ml.segmentation_runs,
-        models, manifest and plots under the run folder."""
+    def fit_segments(features: list[dict]) -> dict:
+        """Checks the feature blocks add up, then writes published.<population marts> rows of this
+        run (not yet active), ml.segmentation_runs, models, manifest and plots under the run folder."""
         from include.tasks import segment_customers
 
         context = get_current_context()
@@ -102,10 +115,12 @@ def segment_customers():
         with bad_input_fails_task():
             return segment_customers.fit_segments(
                 context["run_id"],
-                features["population"],
+                None,
                 params["algorithm"],
                 params["k_min"],
                 params["k_max"],
+                # a slice: one request (iterating asks item by item, and logs a 404 past the end)
+                feature_blocks=list(features[:]),
             )
 
     @task
@@ -130,7 +145,7 @@ def segment_customers():
             "customers": fitted["customers"],
         }
 
-    features = build_features()
+    features = build_features.expand(block=plan_features())
     fitted = fit_segments(features)
     published = publish_segments(fitted)
     announce_segments(published, fitted)

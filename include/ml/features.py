@@ -162,22 +162,39 @@ def default_as_of_date(conn: psycopg.Connection, spec: Population) -> date:
     return value
 
 
-def write_features(conn: psycopg.Connection, spec: Population, run_id: str, as_of_date: date) -> int:
-    """Replace run `run_id`'s rows of ml.<features_table> by the feature SQL as of `as_of_date`;
-    rows of runs that are neither this one nor still published are dropped. Returns the rows."""
+def write_features(
+    conn: psycopg.Connection, spec: Population, run_id: str, as_of_date: date, block: dict | None = None
+) -> int:
+    """Replace run `run_id`'s rows of ml.<features_table> in the block's customers (every
+    customer without one) by the feature SQL as of `as_of_date`. Returns the rows."""
+    from include.db.blocks import in_block
     from include.db.connection import execute_file
 
     table = sql.Identifier("ml", spec.features_table)
-    conn.execute(sql.SQL("delete from {} where run_id = %s").format(table), (run_id,))
-    rows = execute_file(conn, spec.features_sql, {"run_id": run_id, "as_of_date": as_of_date}).rowcount
+    condition, bounds = in_block("customer_id", block)
     conn.execute(
+        sql.SQL("delete from {} where run_id = %(run_id)s and {}").format(table, condition),
+        {"run_id": run_id, **bounds},
+    )
+    params = {
+        "run_id": run_id,
+        "as_of_date": as_of_date,
+        "block_first": (block or {}).get("first"),
+        "block_next": (block or {}).get("next"),
+    }
+    return execute_file(conn, spec.features_sql, params).rowcount
+
+
+def drop_stale_features(conn: psycopg.Connection, spec: Population, run_id: str) -> int:
+    """Drop the rows of ml.<features_table> of runs that are neither `run_id` nor still in the
+    published history. Returns the rows."""
+    return conn.execute(
         sql.SQL(
             "delete from {} where run_id <> %s and run_id not in"
             " (select run_id from published.run_history where mart = %s)"
-        ).format(table),
+        ).format(sql.Identifier("ml", spec.features_table)),
         (run_id, spec.marts[0]),
-    )
-    return rows
+    ).rowcount
 
 
 def load_features(conn: psycopg.Connection, spec: Population, run_id: str) -> pd.DataFrame:

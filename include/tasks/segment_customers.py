@@ -1,8 +1,9 @@
 """The segment_customers steps: build features, fit segments, publish them. Each returns small
 metadata for XCom.
 
-1. `build_features`: `ml.customer_features` (or `ml.profile_features`) of the run, as of an
-   explicit date (default: the day after the last invoice / enrolment).
+1. `plan_features`, `build_features`: `ml.customer_features` (or `ml.profile_features`) of the
+   run, as of an explicit date (default: the day after the last invoice / enrolment), written by
+   mapped tasks over blocks of customers (include/db/blocks.py) that meet in the table.
 2. `fit_segments`: preprocessing, K-means and Ward sweeps, the choice of k, names, PCA, DBSCAN
    (include.ml.segmentation); models and manifest (include.ml.segment_models) and plots
    (include.ml.plots) under `.local/runs/<run_id>/segmentation/<population>/`; the run's rows
@@ -46,16 +47,88 @@ def resolve_population(param: str | None, triggering_layouts: list[str]) -> str:
 # --- 1. features ------------------------------------------------------------------------------
 
 
-def build_features(run_id: str, population_name: str, as_of_date: str | None = None) -> dict:
-    """Writes ml.customer_features / ml.profile_features for the run; returns a small summary."""
+# the keys the feature blocks are cut at: every customer the population's features can hold
+FEATURE_KEYS = {
+    "transactions": "select customer_id as key from staging.customers",
+    "customer_profiles": "select customer_id as key from staging.customer_profiles",
+}
+
+
+def plan_features(
+    run_id: str, population_name: str, as_of_date: str | None = None, per_task: int | None = None
+) -> list[dict]:
+    """The as-of date (default: the day after the last invoice / enrolment) and the customer
+    blocks of the mapped build_features (MAPPED_CUSTOMERS_PER_TASK customers each: one block
+    on Online Retail); drops the features of runs no longer kept. Each block carries the
+    population and the date."""
+    from psycopg import sql
+
+    from include.db import blocks
     from include.db.connection import connect
-    from include.ml.features import default_as_of_date, write_features
+    from include.ml.features import default_as_of_date, drop_stale_features
 
     spec = population(population_name)
-    started = time.monotonic()
     with connect() as conn:
         as_of = date.fromisoformat(as_of_date) if as_of_date else default_as_of_date(conn, spec)
-        rows = write_features(conn, spec, run_id, as_of)
+        drop_stale_features(conn, spec, run_id)
+        planned = blocks.plan(
+            conn,
+            f"{spec.name} customers",
+            sql.SQL(FEATURE_KEYS[spec.name]),
+            per_task or config.MAPPED_CUSTOMERS_PER_TASK,
+        )
+    return [{**block, "population": spec.name, "as_of_date": as_of.isoformat()} for block in planned]
+
+
+def build_features(run_id: str, block: dict) -> dict:
+    """Writes the block's rows of ml.customer_features / ml.profile_features for the run (a block
+    of plan_features, which names the population and the as-of date); returns a small summary."""
+    from include.db.blocks import block_label
+    from include.db.connection import connect
+    from include.ml.features import write_features
+
+    spec = population(block["population"])
+    started = time.monotonic()
+    as_of = date.fromisoformat(block["as_of_date"])
+    with connect() as conn:
+        rows = write_features(conn, spec, run_id, as_of, block)
+    log.info(
+        "ml.%s, %s: %d customers as of %s for run %s in %.2f s",
+        spec.features_table,
+        block_label(block),
+        rows,
+        as_of,
+        run_id,
+        time.monotonic() - started,
+    )
+    return {
+        "block": block["block"],
+        "blocks": block["blocks"],
+        "population": spec.name,
+        "as_of_date": as_of.isoformat(),
+        "customers": rows,
+    }
+
+
+def check_features(run_id: str, feature_blocks: list[dict]) -> dict:
+    """The mapped feature blocks add up to the run's rows, and some customer has features;
+    returns {population, as_of_date, customers}."""
+    from psycopg import sql
+
+    from include.db import blocks
+    from include.db.connection import connect
+
+    results = list(feature_blocks)
+    spec = population(results[0]["population"])
+    as_of = results[0]["as_of_date"]
+    with connect() as conn:
+        rows = conn.execute(
+            sql.SQL("select count(*) from {} where run_id = %s").format(
+                sql.Identifier("ml", spec.features_table)
+            ),
+            (run_id,),
+        ).fetchone()[0]
+        blocks.check_blocks(results, "customers", f"ml.{spec.features_table}", rows, FeatureError)
         if rows == 0:
             raise FeatureError(
                 f"ml.{spec.features_table}: no customer with activity before {as_of} in staging:"
@@ -74,23 +147,26 @@ def build_features(run_id: str, population_name: str, as_of_date: str | None = N
                     left_out,
                     as_of,
                 )
-    log.info(
-        "ml.%s: %d customers as of %s for run %s in %.2f s",
-        spec.features_table,
-        rows,
-        as_of,
-        run_id,
-        time.monotonic() - started,
-    )
-    return {"population": spec.name, "as_of_date": as_of.isoformat(), "customers": rows}
+    log.info("ml.%s: %d customers as of %s for run %s", spec.features_table, rows, as_of, run_id)
+    return {"population": spec.name, "as_of_date": as_of, "customers": rows}
 
 
 # --- 2. fit -----------------------------------------------------------------------------------
 
 
-def fit_segments(run_id: str, population_name: str, algorithm: str, k_min: int, k_max: int) -> dict:
+def fit_segments(
+    run_id: str,
+    population_name: str | None,
+    algorithm: str,
+    k_min: int,
+    k_max: int,
+    feature_blocks: list[dict] | None = None,
+) -> dict:
     """Writes the run's rows of published.<population marts> (not yet visible), ml.segmentation_runs,
-    models + manifest and plots under the run folder; returns a small summary."""
+    models + manifest and plots under the run folder; returns a small summary. Given the mapped
+    build_features results, checks they add up first (check_features; they name the population)."""
+    if feature_blocks is not None:
+        population_name = check_features(run_id, feature_blocks)["population"]
     from include.db.connection import connect
     from include.ml import plots, segment_rows
     from include.ml.features import load_features

@@ -1,5 +1,7 @@
 -- ml.customer_features for run %(run_id)s: recency / frequency / monetary and friends per
--- customer, as of %(as_of_date)s (only lines invoiced strictly before that date count).
+-- customer, as of %(as_of_date)s (only lines invoiced strictly before that date count), of the
+-- customers of one block (%(block_first)s <= customer_id < %(block_next)s, a null bound open:
+-- the mapped build_features tasks, include/db/blocks.py).
 -- Grain: one row per customer (guests excluded) with at least one sale before the as-of date.
 -- monetary is net of returns; return_rate = returned / sold value, capped at 1 (a return can
 -- refer to a sale before the data starts); avg_days_between_orders is null for one invoice.
@@ -12,12 +14,16 @@ with sales as (
     select customer_id, invoice_no, product_id, quantity, line_amount, invoiced_at
       from staging.order_lines
      where customer_id is not null and invoiced_at < %(as_of_date)s::date
+       and (%(block_first)s::integer is null or customer_id >= %(block_first)s::integer)
+       and (%(block_next)s::integer is null or customer_id < %(block_next)s::integer)
 ),
 
 returned as (
     select customer_id, line_amount
       from staging.returns
      where customer_id is not null and invoiced_at < %(as_of_date)s::date
+       and (%(block_first)s::integer is null or customer_id >= %(block_first)s::integer)
+       and (%(block_next)s::integer is null or customer_id < %(block_next)s::integer)
 ),
 
 customers as (

@@ -1,7 +1,8 @@
 -- ml.profile_features for run %(run_id)s: the customer_personality customers as of
 -- %(as_of_date)s: age (whole years from the birth year), income, household, spend per category,
 -- purchases per channel, web visits, campaign responses, tenure since enrolment.
--- Grain: one row per customer enrolled before the as-of date.
+-- Grain: one row per customer enrolled before the as-of date, of the customers of one block
+-- (%(block_first)s <= customer_id < %(block_next)s, a null bound open: include/db/blocks.py).
 insert into ml.profile_features (
     run_id, customer_id, as_of_date, education, marital_status, age, income, kids_at_home,
     teens_at_home, recency_days, tenure_days, total_spend, spend_wines, spend_fruits, spend_meat,
@@ -16,6 +17,8 @@ with profiles as (
            has_responded
       from staging.customer_profiles
      where enrolled_on < %(as_of_date)s::date
+       and (%(block_first)s::integer is null or customer_id >= %(block_first)s::integer)
+       and (%(block_next)s::integer is null or customer_id < %(block_next)s::integer)
 ),
 
 final as (

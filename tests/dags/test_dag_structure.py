@@ -22,6 +22,7 @@ EXPECTED_EDGES: dict[str, set[tuple[str, str]]] = {
         ("clean", "validate_staging"),
     },
     "segment_customers": {
+        ("plan_features", "build_features"),  # mapped: one task per customer block
         ("build_features", "fit_segments"),
         ("fit_segments", "publish_segments"),
         ("fit_segments", "announce_segments"),

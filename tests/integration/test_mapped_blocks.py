@@ -1,6 +1,6 @@
-"""recommend_products' mapped steps on the sample: the same DAG run once with one block per
-mapped step and once with several (small MAPPED_*_PER_TASK), and the published rows of the two
-runs compared by checksum (every column but run_id; floats exactly, not rounded: a product's
+"""The mapped steps on the sample (recommend_products' similarity and lists, segment_customers'
+features): the same DAG run once with one block per mapped step and once with several (small
+MAPPED_*_PER_TASK), and the published rows of the two runs compared by checksum (every column but run_id; floats exactly, not rounded: a product's
 neighbours and a customer's lists are computed against the whole catalogue and history,
 whatever block they are in). The mapped run must really have several task instances, and a
 block lost or written twice must fail the publication."""
@@ -25,6 +25,11 @@ MARTS = {
     "customer_recommendations": ("customer_id", "list_type", "rank"),
     "recommendation_metrics": ("method", "list_type"),
 }
+SEGMENT_MARTS = {
+    "customer_segments": ("customer_id",),
+    "segment_profiles": ("segment_id",),
+    "segmentation_metrics": ("algorithm", "k"),
+}
 # the sample: 3,087 products and 598 customers (+2 registered without purchases below), so
 # 4 product blocks of up to 772 and 3 customer blocks of up to 200
 PRODUCTS_PER_TASK, CUSTOMERS_PER_TASK = 800, 201
@@ -43,7 +48,7 @@ def _checksum(db, mart: str, run_id: str) -> tuple[int, str]:
         )
     ]
     row = sql.SQL("row({})::text").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
-    order = sql.SQL(", ").join(map(sql.Identifier, MARTS[mart]))
+    order = sql.SQL(", ").join(map(sql.Identifier, {**MARTS, **SEGMENT_MARTS}[mart]))
     query = sql.SQL(
         "select count(*), md5(coalesce(string_agg({row}, E'\\n' order by {order}), '')) from {table}"
         " where run_id = %s"
@@ -81,6 +86,43 @@ def runs(warehouse):
         mapped = runtime.run_dag("recommend_products", {})
     assert mapped.state == "success"
     return single, mapped
+
+
+def _features_checksum(warehouse: str, run_id: str) -> tuple[int, str]:
+    from include.db.connection import connect
+
+    with connect(warehouse) as db:
+        return db.execute(
+            "select count(*), md5(string_agg(row(customer_id, recency_days, frequency, monetary, units,"
+            " return_rate, avg_days_between_orders)::text, ',' order by customer_id))"
+            " from ml.customer_features where run_id = %s",
+            (run_id,),
+        ).fetchone()
+
+
+@pytest.fixture(scope="module")
+def segment_runs(runs, warehouse):
+    """segment_customers on the same staging data with one feature block, then with several;
+    with the features of each (a run drops the features of runs not published: read them first)."""
+    single = runtime.run_dag("segment_customers", {})
+    single_features = _features_checksum(warehouse, single.run_id)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(config, "MAPPED_CUSTOMERS_PER_TASK", CUSTOMERS_PER_TASK)
+        mapped = runtime.run_dag("segment_customers", {})
+    assert (single.state, mapped.state) == ("success", "success")
+    return single, mapped, single_features, _features_checksum(warehouse, mapped.run_id)
+
+
+def test_mapped_and_single_feature_blocks_give_identical_segments(segment_runs, db):
+    single, mapped, single_features, mapped_features = segment_runs
+    assert _mapped_instances(single)["build_features"] == 1
+    assert _mapped_instances(mapped)["build_features"] == 3
+    assert single_features[0] > 0
+    assert mapped_features == single_features
+    for mart in SEGMENT_MARTS:
+        rows, digest = _checksum(db, mart, single.run_id)
+        assert rows > 0, mart
+        assert _checksum(db, mart, mapped.run_id) == (rows, digest), mart
 
 
 def test_the_mapped_run_had_several_blocks_and_the_single_one_one(runs):
