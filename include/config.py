@@ -153,6 +153,10 @@ BOOTSTRAP_RESAMPLES = _env_int("BOOTSTRAP_RESAMPLES", 2_000)
 # Threads tuning methods at once (EASE and ALS, whose numeric kernels release the GIL, beside
 # the others); each keeps its BLAS/OpenMP work at ML_THREADS. 1: one method after the other.
 RECOMMEND_WORKERS = _env_int("RECOMMEND_WORKERS", 2)
+# The lists' production fit computes ALS beside the neighbour matrices up to this many purchase
+# pairs (customer x product); above, one after the other: both hold gigabytes of intermediates
+# at 1M customers (peak 4.3 GB at once, 3.5 GB in turn: bench/recommendation_scale.py).
+ALS_BESIDE_MAX_PAIRS = _env_int("ALS_BESIDE_MAX_PAIRS", 5_000_000)
 
 # --- publish_marts and BI access --------------------------------------------------------------------
 RUNS_KEPT = _env_int("RUNS_KEPT", 5)  # past runs of every mart kept in published.*

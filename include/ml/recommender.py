@@ -342,14 +342,17 @@ def reasons(cands: Candidates, weights: dict[str, float], top: ranking.TopN) -> 
 
 def prepare(fit: Fit, specs) -> None:
     """Build the fit's per-product signals of the hybrids once, before the customer blocks:
-    ALS in a side thread (implicit releases the GIL) while the neighbour matrices build here."""
+    ALS in a side thread (implicit releases the GIL) while the neighbour matrices build here,
+    or after them above ALS_BESIDE_MAX_PAIRS purchase pairs (the two peaks would add up)."""
     from concurrent.futures import ThreadPoolExecutor
 
     specs = list(specs)
     h = fit.history
     h.bought, h.popularity(), fit.global_order  # shared by every block
+    beside = h.n_pairs <= config.ALS_BESIDE_MAX_PAIRS
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="als") as side:
-        als = [side.submit(_als, fit, s) for s in specs if s.weights.get("als", 0) > 0][:1]
+        with_als = [s for s in specs if s.weights.get("als", 0) > 0][:1]
+        als = [side.submit(_als, fit, s) for s in with_als if beside]
         for spec in specs:
             for name in ("item_knn", "co_purchase", "content"):
                 if spec.weights.get(name, 0) > 0:
@@ -359,6 +362,9 @@ def prepare(fit: Fit, specs) -> None:
         for future in als:
             future.result()
     fit.release("item_pool", "content", "co_purchase")  # the prepared matrices hold what is needed
+    if not beside:
+        for spec in with_als:
+            _als(fit, spec)
 
 
 _REASON_CODES = pd.Index(list(REASONS))

@@ -143,3 +143,21 @@ def test_an_unknown_product_names_the_table():
     bad.loc[0, "product_id"] = "zz"
     with pytest.raises(ValueError, match="zz"):
         _fit(interactions=bad)
+
+
+def test_als_after_the_neighbour_matrices_gives_the_same_lists(monkeypatch):
+    """Above ALS_BESIDE_MAX_PAIRS purchase pairs the production fit builds ALS after the
+    neighbour matrices instead of beside them (memory): the same factors, the same lists."""
+    from include import config
+
+    specs = [recommender.default_spec(lt) for lt in ("discover", "buy_again")]
+    assert all(s.weights.get("als", 0) > 0 for s in specs)
+    lists = {}
+    for beside in (True, False):
+        monkeypatch.setattr(config, "ALS_BESIDE_MAX_PAIRS", 10**9 if beside else 0)
+        fit = _fit()
+        recommender.prepare(fit, specs)
+        assert any(key[0] == "als" for key in fit.cache)
+        lists[beside] = [recommender.lists(fit, spec, 3) for spec in specs]
+    for concurrent, sequential in zip(lists[True], lists[False], strict=True):
+        pd.testing.assert_frame_equal(concurrent, sequential)
