@@ -376,7 +376,13 @@ def _drop_partitions(conn: psycopg.Connection, mart: Mart, names: list[str]) -> 
                 conn.execute("select set_config('lock_timeout', %s, true)", (f"{LOCK_WAIT_SECONDS}s",))
                 conn.execute(sql.SQL("drop table {}").format(sql.Identifier(config.PUBLISHED_SCHEMA, name)))
             dropped += 1
+            conn.execute("delete from published.stale_partitions where partition_name = %s", (name,))
         except psycopg.errors.LockNotAvailable:
+            conn.execute(
+                "insert into published.stale_partitions (partition_name, mart) values (%s, %s)"
+                " on conflict (partition_name) do nothing",
+                (name, mart.name),
+            )
             log.warning(
                 "published.%s: BI readers held %s for %d s; it stays until the next run drops it",
                 mart.name,
@@ -603,7 +609,13 @@ def activate(
                 "delete from published.run_history where mart = %s and run_id = any(%s)", (mart.name, stale)
             )
         if mart.partitioned:  # the stale runs, and any an earlier drop had to leave to a BI reader
-            _drop_partitions(conn, mart, _unpublished_partitions(conn, mart, run_id))
+            left = [
+                r[0]
+                for r in conn.execute(
+                    "select partition_name from published.stale_partitions where mart = %s", (mart.name,)
+                )
+            ]
+            _drop_partitions(conn, mart, [*(mart.partition(r) for r in stale), *left])
         log.info("marts.%s now shows run %s", mart.name, run_id)
 
 
@@ -734,12 +746,21 @@ def publish_snapshot(
             )
             if r[0] != run_id
         ]
-        if superseded:
-            drop_unpublished(conn, marts, run_id)
+        if superseded:  # those runs only: a run of a stage still writing is not staged yet
+            _drop_runs(conn, marts, sorted(set(superseded)))
             log.info("runs %s were superseded by %s: dropped", sorted(set(superseded)), run_id)
         switched.update(dict.fromkeys(names, run_id))
     log.info("published snapshot: %s", switched)
     return switched
+
+
+def _drop_runs(conn: psycopg.Connection, marts: Iterable[Mart], run_ids: list[str]) -> None:
+    """Drop the rows (partitioned marts: the partitions) of these runs, and only these."""
+    for mart in marts:
+        if mart.partitioned:
+            _drop_partitions(conn, mart, [mart.partition(r) for r in run_ids])
+        else:
+            conn.execute(sql.SQL("delete from {} where run_id = any(%s)").format(mart.table), (run_ids,))
 
 
 def publish(
