@@ -184,7 +184,8 @@ def test_the_report_page_in_the_airflow_ui(airflow, mounted, pipeline_run, db):
     ).fetchone()[0]
     out = ARTIFACTS / "report-page.png"
     out.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    # Chromium's helper processes may still write the profile when it is removed: leftovers stay
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [
                 exe,

@@ -143,7 +143,8 @@ def grid_screenshot(
     exe = chromium_path()
     if exe is None:
         raise FileNotFoundError("chromium is not installed (apt-get install -y chromium)")
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    # Chromium's helper processes may still write the profile when it is removed: leftovers stay
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [
                 exe,
