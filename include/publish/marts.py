@@ -603,19 +603,15 @@ def activate(
             )
         ]
         if stale:
-            if not mart.partitioned:
-                conn.execute(sql.SQL("delete from {} where run_id = any(%s)").format(mart.table), (stale,))
+            _drop_runs(conn, [mart], stale)
             conn.execute(
                 "delete from published.run_history where mart = %s and run_id = any(%s)", (mart.name, stale)
             )
-        if mart.partitioned:  # the stale runs, and any an earlier drop had to leave to a BI reader
-            left = [
-                r[0]
-                for r in conn.execute(
-                    "select partition_name from published.stale_partitions where mart = %s", (mart.name,)
-                )
-            ]
-            _drop_partitions(conn, mart, [*(mart.partition(r) for r in stale), *left])
+        if mart.partitioned:  # and the partitions an earlier drop had to leave to a BI reader
+            left = conn.execute(
+                "select partition_name from published.stale_partitions where mart = %s", (mart.name,)
+            )
+            _drop_partitions(conn, mart, [r[0] for r in left])
         log.info("marts.%s now shows run %s", mart.name, run_id)
 
 
