@@ -63,20 +63,60 @@ def validate_k_range(k_min: int, k_max: int, n: int) -> list[int]:
     return list(range(k_min, k_max + 1))
 
 
-def cluster_scores(
-    x: np.ndarray, labels: np.ndarray, sample: np.ndarray, seed: int
-) -> dict[str, float | None]:
-    """Silhouette (on `sample` rows), Davies-Bouldin and Calinski-Harabasz (all rows)."""
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+def silhouettes(x: np.ndarray, labelings: list[np.ndarray], chunk: int = 1024) -> list[float | None]:
+    """The mean silhouette of every labelling of the same rows `x`, in one pass over the
+    pairwise distances: a chunk of rows' euclidean distances to all rows is multiplied by the
+    one-hot columns of every labelling at once (rows x clusters sums), so the n^2 distances are
+    computed once instead of once per labelling. Same definition as scikit-learn's
+    silhouette_score (a singleton's own silhouette is 0); None where it is undefined (fewer than
+    2 clusters, or as many clusters as rows)."""
+    n = len(x)
+    codes, counts, offsets, width = [], [], [], 0
+    for labels in labelings:
+        _, code, count = np.unique(labels, return_inverse=True, return_counts=True)
+        codes.append(code.ravel())
+        counts.append(count.astype(np.float64))
+        offsets.append(width)
+        width += len(count)
+    onehot = np.zeros((n, width))
+    for code, offset in zip(codes, offsets, strict=True):
+        onehot[np.arange(n), offset + code] = 1.0
+    totals = [np.zeros(n) for _ in labelings]
+    x = np.asarray(x, dtype=np.float64)
+    squares = (x**2).sum(axis=1)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        d2 = squares[start:stop, None] + squares[None, :] - 2.0 * (x[start:stop] @ x.T)
+        distances = np.sqrt(np.maximum(d2, 0.0))
+        distances[np.arange(stop - start), np.arange(start, stop)] = 0.0  # self
+        sums = distances @ onehot  # rows x every labelling's clusters
+        for j, (code, count, offset) in enumerate(zip(codes, counts, offsets, strict=True)):
+            block = sums[:, offset : offset + len(count)]
+            own = code[start:stop]
+            rows = np.arange(stop - start)
+            own_size = count[own]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                intra = block[rows, own] / (own_size - 1.0)
+                means = block / count[None, :]
+            means[rows, own] = np.inf
+            inter = means.min(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = (inter - intra) / np.maximum(intra, inter)
+            value = np.where(own_size > 1, np.nan_to_num(value), 0.0)
+            totals[j][start:stop] = value
+    return [
+        float(total.mean()) if 1 < len(count) < n else None
+        for total, count in zip(totals, counts, strict=True)
+    ]
+
+
+def cluster_scores(x: np.ndarray, labels: np.ndarray, silhouette: float | None) -> dict[str, float | None]:
+    """The silhouette (computed on a sample by `silhouettes`), Davies-Bouldin and
+    Calinski-Harabasz (all rows)."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
     if len(np.unique(labels)) < 2:
         return {"silhouette": None, "davies_bouldin": None, "calinski_harabasz": None}
-    sample_labels = labels[sample]
-    silhouette = (
-        float(silhouette_score(x[sample], sample_labels, random_state=seed))
-        if 1 < len(np.unique(sample_labels)) < len(sample)
-        else None
-    )
     return {
         "silhouette": silhouette,
         "davies_bouldin": float(davies_bouldin_score(x, labels)),
@@ -111,26 +151,41 @@ def sweep_kmeans(
     x: np.ndarray, ks: list[int], seed: int, minibatch_above: int, silhouette_sample: int
 ) -> tuple[pd.DataFrame, dict[int, object]]:
     """Fit K-means for every k; returns the metrics (one row per k) and the fitted models."""
-    sample = sample_indices(len(x), silhouette_sample, seed)
     rows, models = [], {}
     for k in ks:
         started = time.monotonic()
         model = kmeans_model(k, len(x), seed, minibatch_above).fit(x)
-        labels = model.labels_
-        rows.append(
-            {"algorithm": "kmeans", "k": k, "inertia": float(model.inertia_), "fitted_on": len(x)}
-            | cluster_scores(x, labels, sample, seed)
-        )
+        rows.append({"algorithm": "kmeans", "k": k, "inertia": float(model.inertia_), "fitted_on": len(x)})
         models[k] = model
         log.info(
-            "kmeans k=%d (%s): inertia %.1f, silhouette %s, %.2f s",
+            "kmeans k=%d (%s): inertia %.1f, %.2f s",
             k,
             type(model).__name__,
             model.inertia_,
-            _fmt(rows[-1]["silhouette"]),
             time.monotonic() - started,
         )
-    return pd.DataFrame(rows), models
+    return _with_scores(rows, x, {k: m.labels_ for k, m in models.items()}, seed, silhouette_sample), models
+
+
+def _with_scores(
+    rows: list[dict], x: np.ndarray, labels_by_k: dict[int, np.ndarray], seed: int, silhouette_sample: int
+) -> pd.DataFrame:
+    """The sweep's rows with every k's cluster scores; the silhouettes of all k in one pass
+    over a fixed sample of the rows."""
+    started = time.monotonic()
+    sample = sample_indices(len(x), silhouette_sample, seed)
+    values = silhouettes(x[sample], [labels_by_k[row["k"]][sample] for row in rows])
+    for row, value in zip(rows, values, strict=True):
+        row |= cluster_scores(x, labels_by_k[row["k"]], value)
+    log.info(
+        "%s silhouettes of k=%s on %d customers in %.2f s: %s",
+        rows[0]["algorithm"] if rows else "",
+        ",".join(str(row["k"]) for row in rows),
+        len(sample),
+        time.monotonic() - started,
+        ", ".join(_fmt(row["silhouette"]) for row in rows),
+    )
+    return pd.DataFrame(rows)
 
 
 def nearest_centroid_labels(x: np.ndarray, centroids: np.ndarray, block: int = 100_000) -> np.ndarray:
@@ -154,7 +209,6 @@ def sweep_ward(
     fit_rows = sample_indices(len(x), sample_size, seed)
     tree = linkage(x[fit_rows], method="ward")
     log.info("ward tree on %d customers in %.2f s", len(fit_rows), time.monotonic() - started)
-    sample = sample_indices(len(x), silhouette_sample, seed)
     rows, labels_by_k = [], {}
     for k in ks:
         cut = fcluster(tree, t=k, criterion="maxclust") - 1
@@ -168,9 +222,8 @@ def sweep_ward(
                 "inertia": within_sse(x, labels),
                 "fitted_on": len(fit_rows),
             }
-            | cluster_scores(x, labels, sample, seed)
         )
-    return pd.DataFrame(rows), labels_by_k
+    return _with_scores(rows, x, labels_by_k, seed, silhouette_sample), labels_by_k
 
 
 # --- elbow and the choice of k --------------------------------------------------------------------

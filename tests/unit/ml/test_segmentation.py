@@ -219,3 +219,20 @@ def test_population_follows_the_triggering_layout():
     assert resolve_population(None, []) == "transactions"
     assert resolve_population(None, ["online_retail", "customer_personality"]) == "customer_profiles"
     assert resolve_population("transactions", ["customer_personality"]) == "transactions"
+
+
+def test_silhouettes_equal_scikit_learn_for_every_labelling_at_once():
+    """One pass over the distances for many labellings: each equals silhouette_score, with
+    singleton clusters (silhouette 0), rows split over several chunks, and the undefined cases."""
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(SEED)
+    x = np.vstack([blobs(), rng.normal(size=(37, 4)) * 4])
+    labellings = [rng.integers(0, k, len(x)) for k in (2, 3, 7)]
+    singletons = labellings[1].copy()
+    singletons[[0, 5]] = [9, 11]  # two clusters of one row
+    labellings += [singletons, np.zeros(len(x), dtype=int), np.arange(len(x))]
+    got = seg.silhouettes(x, labellings, chunk=64)  # 337 rows: six chunks, the last partial
+    for labels, value in zip(labellings[:4], got[:4], strict=True):
+        assert value == pytest.approx(silhouette_score(x, labels), abs=1e-9)
+    assert got[4:] == [None, None]  # one cluster; as many clusters as rows
