@@ -150,9 +150,13 @@ EVALUATION_MAX_CUSTOMERS = _env_int("EVALUATION_MAX_CUSTOMERS", 100_000)
 EVALUATION_MAX_SCORED = _env_int("EVALUATION_MAX_SCORED", 10_000)
 MIN_EVALUATION_CUSTOMERS = _env_int("MIN_EVALUATION_CUSTOMERS", 20)  # fewer: not evaluated
 BOOTSTRAP_RESAMPLES = _env_int("BOOTSTRAP_RESAMPLES", 2_000)
-# Threads tuning methods at once (EASE and ALS, whose numeric kernels release the GIL, beside
-# the others); each keeps its BLAS/OpenMP work at ML_THREADS. 1: one method after the other.
+# Processes tuning methods at once: 2 (or more) = the task's process and one side process
+# (include/ml/side_process.py: ALS and sparse_dot_topn hold the GIL, so threads would not
+# share the work); each keeps its BLAS/OpenMP work at ML_THREADS. 1: one method after the
+# other. The side process starts only for a validation fit of SIDE_PROCESS_MIN_PAIRS purchase
+# pairs (customer x product) or more: below, its start (about a second) costs more than it saves.
 RECOMMEND_WORKERS = _env_int("RECOMMEND_WORKERS", 2)
+SIDE_PROCESS_MIN_PAIRS = _env_int("SIDE_PROCESS_MIN_PAIRS", 50_000)
 # The lists' production fit computes ALS beside the neighbour matrices up to this many purchase
 # pairs (customer x product); above, one after the other: both hold gigabytes of intermediates
 # at 1M customers (peak 4.3 GB at once, 3.5 GB in turn: bench/recommendation_scale.py).

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from include import config
-from include.ml import baselines, evaluation, recommender, signals, tuning
+from include.ml import baselines, evaluation, recommender, side_process, signals, tuning
 from include.ml.evaluation import HYBRID, LIST_TYPES, Plan, Relevant
 from include.ml.recommender import HybridSpec
 
@@ -261,65 +261,85 @@ def run(
         val_fit.release(*PRIVATE.get(name, ()))  # what only this baseline uses
         return result
 
-    side = _side_thread()
     _warm(val_fit)
     val_fit.score_rows = _union_rows(val_relevant)
-    # EASE and ALS in the side thread (ALS first: the hybrid needs it), the others here
-    pending = {name: side.submit(tune, name) for name in GIL_FREE if name in names}
-    tuned = {name: tune(name) for name in names if name not in pending}
-    if "als" in pending:
-        tuned["als"] = pending.pop("als").result()
-    # 2. the hybrid: components from the tuned baselines, weights tuned on the same window
-    specs, hybrid_values, hybrid_trials = {}, {}, {}
-    for offset, lt in enumerate(LIST_TYPES):
-        spec = tuning.hybrid_spec(lt, tuned)
-        specs[lt], hybrid_values[lt], hybrid_trials[lt] = tuning.tune_hybrid(
-            spec, val_fit, val_relevant[lt], config.SEED + 100 + offset, folder
-        )
-    if not pending:  # no EASE tuning beside: the validation signals can go before the test fit
-        val_fit.cache.clear()
-    log.info("tuning done in %.1f s (EASE may still be tuning beside)", time.monotonic() - started)
-
-    # 3. refit before the test window, score every method once
+    # the test fit now too: a side process gets both histories at once
     test_fit = fit_before(test)
     test_relevant = _relevant(test_fit, interactions, test)
-    reason = _too_few(test_relevant, "test")
-    if reason:
-        side.shutdown()
-        outcome = not_evaluated(reason, interactions["invoice_date"])
-        outcome.specs = specs
-        return outcome
-    rows = []
-    jobs = [(name, lt) for lt in LIST_TYPES for name in _list_methods(lt) if name in tuned or name in pending]
-
-    def score(job: tuple[str, str]):
-        name, lt = job
-        t0 = time.monotonic()
-        if name not in tuned:  # tuned in the side thread, queued before this job: done by now
-            tuned[name] = pending[name].result()
-        top = _test_lists(name, test_fit, tuned[name].params[lt], test_relevant[lt], lt)
-        if name != "ease":  # EASE's two list types may score at once: released after both
-            test_fit.release(*PRIVATE.get(name, ()))
-        log.info("test %s %-18s scored in %.2f s", lt, name, time.monotonic() - t0)
-        return top
-
     _warm(test_fit)
     test_fit.score_rows = _union_rows(test_relevant)
-    # EASE's discover lists in the side thread (queued after its tuning), its buy_again lists
-    # here once the rest is scored: the two inversions of the test fit run at once
-    side_jobs = {job: side.submit(score, job) for job in jobs if job == ("ease", "discover")}
-    last = [job for job in jobs if job[0] == "ease" and job not in side_jobs]
-    scored = {job: score(job) for job in jobs if job not in side_jobs and job not in last}
-    hybrid_tops = {}
-    for lt in LIST_TYPES:
-        cands = recommender.candidates(test_fit, specs[lt], test_relevant[lt].rows, evaluation.K)
-        hybrid_tops[lt] = recommender.top_n(cands, specs[lt].weights, evaluation.K)
-    scored.update({job: score(job) for job in last})
-    scored.update({job: future.result() for job, future in side_jobs.items()})
-    side.shutdown()
-    test_fit.release(*PRIVATE["ease"])
-    val_fit.cache.clear()  # the validation signals are not needed any more
-    val_fit = None
+    work = side_process.Work(
+        [m for m in ORDER if m in names],
+        seeds,
+        _side_process(val_fit, val_relevant, test_fit, test_relevant, threads, top_k, folder),
+        here_only=HERE_ONLY,
+    )
+    tuned: dict[str, tuning.Tuned] = {}
+
+    def collect(name: str) -> None:
+        """A side-tuned method's result; ALS's validation factors go into the fit (the hybrid's)."""
+        if name not in tuned:
+            tuned[name], factors = work.tuned(name)
+            if factors is not None:
+                val_fit.keep_als(**side_process.als_key(tuned[name].params), value=factors)
+
+    try:
+        # the hybrid's sources here (the side process starts on ALS), then the hybrid
+        while (name := work.next_here(only=SOURCES)) is not None:
+            tuned[name] = tune(name)
+        for name in work.remote:  # every source is tuned or handed out by now
+            if name in SOURCES:
+                collect(name)
+        # 2. the hybrid: components from the tuned baselines, weights tuned on the same window
+        specs, hybrid_values, hybrid_trials = {}, {}, {}
+        for offset, lt in enumerate(LIST_TYPES):
+            spec = tuning.hybrid_spec(lt, tuned)
+            specs[lt], hybrid_values[lt], hybrid_trials[lt] = tuning.tune_hybrid(
+                spec, val_fit, val_relevant[lt], config.SEED + 100 + offset, folder
+            )
+        val_fit.cache.clear()  # the hybrid's validation signals are not needed any more
+        log.info("hybrid tuned at %.1f s (the side process may still be at work)", time.monotonic() - started)
+        reason = _too_few(test_relevant, "test")
+        if reason:
+            outcome = not_evaluated(reason, interactions["invoice_date"])
+            outcome.specs = specs
+            return outcome
+
+        # 3. score every method once on the test window, where it was tuned; then the methods
+        # the side process has not started on yet: tuned and scored here
+        scored = {}
+
+        def score_here(name: str) -> None:
+            for lt in baselines.METHODS[name].list_types:
+                t0 = time.monotonic()
+                scored[(name, lt)] = _test_lists(
+                    name, test_fit, tuned[name].params[lt], test_relevant[lt], lt
+                )
+                log.info("test %s %-18s scored in %.2f s", lt, name, time.monotonic() - t0)
+            test_fit.release(*PRIVATE.get(name, ()))
+
+        for name in [n for n in tuned if n not in work.remote]:
+            score_here(name)
+        while (name := work.next_here()) is not None:
+            tuned[name] = tune(name)
+            score_here(name)
+        val_fit.cache.clear()
+        if "als" in work.remote:  # the side's test factors serve the hybrid's ALS component
+            collect("als")
+            _, factors = work.scored("als")
+            test_fit.keep_als(**side_process.als_key(tuned["als"].params), value=factors)
+        hybrid_tops = {}
+        for lt in LIST_TYPES:
+            cands = recommender.candidates(test_fit, specs[lt], test_relevant[lt].rows, evaluation.K)
+            hybrid_tops[lt] = recommender.top_n(cands, specs[lt].weights, evaluation.K)
+        for name in work.remote:
+            collect(name)
+            tops, _ = work.scored(name)
+            scored.update({(name, lt): top for lt, top in tops.items()})
+        log.info("test lists scored at %.1f s", time.monotonic() - started)
+    finally:
+        work.shutdown()
+    rows = []
     for lt in LIST_TYPES:
         rel = test_relevant[lt]
         per_user, tops, notes = {}, {}, {}
@@ -371,12 +391,19 @@ def _list_methods(list_type: str) -> tuple[str, ...]:
     return DISCOVER_METHODS if list_type == "discover" else BUY_AGAIN_METHODS
 
 
-# EASE and ALS spend their time in LAPACK / implicit's solver, which release the GIL: a side
-# thread works on them while the main thread tunes the others (sparse_dot_topn holds the GIL).
 # signals only one baseline uses (released after its study and its test score; the hybrid keeps
 # ALS, the item-kNN pool, the content and co-purchase neighbours)
-PRIVATE = {"rp3beta": ("rp3_pool",), "ease": ("gram", "ease", "ease_scores")}
-GIL_FREE = ("als", "ease")  # ALS first: the hybrid needs its parameters
+PRIVATE = side_process.PRIVATE
+# the order the main process tunes in (it takes from the front, a side process from the back):
+# the hybrid's sources first (the main process tunes them, then the hybrid), ALS last (the side
+# process starts on it: the costliest source), the other heavy methods before it; segment
+# popularity reads the segments, which only the main process has
+ORDER = (
+    "item_knn co_purchase_only content_only segment_popularity recent_popularity own_most_bought"
+    " global_popularity rp3beta user_knn ease als"
+).split()
+SOURCES = tuple(recommender.COMPONENT_SOURCES.values())
+HERE_ONLY = ("segment_popularity",)
 
 
 def _warm(fit: signals.Fit) -> None:
@@ -385,31 +412,22 @@ def _warm(fit: signals.Fit) -> None:
     h.bought, h.weighted(None), h.popularity(), fit.global_order
 
 
-class _Now:
-    """A finished 'future' (no side thread: the work runs at once)."""
+def _side_process(val_fit, val_relevant, test_fit, test_relevant, threads, top_k, folder):
+    """A side process for a shop large enough to pay its start (about a second), else None."""
+    import multiprocessing
 
-    def __init__(self, value):
-        self.value = value
-
-    def result(self):
-        return self.value
-
-
-class _Inline:
-    def submit(self, fn, *args):
-        return _Now(fn(*args))
-
-    def shutdown(self):
-        pass
-
-
-def _side_thread():
-    """RECOMMEND_WORKERS - 1 worker threads for the GIL-free work (EASE, ALS), else inline."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    if config.RECOMMEND_WORKERS > 1:
-        return ThreadPoolExecutor(max_workers=config.RECOMMEND_WORKERS - 1, thread_name_prefix="recommend")
-    return _Inline()
+    if config.RECOMMEND_WORKERS < 2 or val_fit.history.n_pairs < config.SIDE_PROCESS_MIN_PAIRS:
+        return None
+    if multiprocessing.current_process().daemon:  # may not have children: all work here
+        log.warning("a daemonic process cannot start the evaluation's side process: one process tunes all")
+        return None
+    return side_process.SideProcess(
+        side_process.Window.of(val_fit, val_relevant),
+        side_process.Window.of(test_fit, test_relevant),
+        threads,
+        top_k,
+        folder,
+    )
 
 
 def _note(params: dict, value: float, trials: int, val: evaluation.Split) -> str:

@@ -342,8 +342,9 @@ def reasons(cands: Candidates, weights: dict[str, float], top: ranking.TopN) -> 
 
 def prepare(fit: Fit, specs) -> None:
     """Build the fit's per-product signals of the hybrids once, before the customer blocks:
-    ALS in a side thread (implicit releases the GIL) while the neighbour matrices build here,
-    or after them above ALS_BESIDE_MAX_PAIRS purchase pairs (the two peaks would add up)."""
+    ALS in a side thread while the neighbour matrices build here (they overlap only where
+    neither holds the GIL: implicit's fit mostly does, see include/ml/side_process.py), or after
+    them above ALS_BESIDE_MAX_PAIRS purchase pairs (the two peaks would add up)."""
     from concurrent.futures import ThreadPoolExecutor
 
     specs = list(specs)

@@ -721,6 +721,11 @@ class Fit:
             ),
         )
 
+    def keep_als(self, factors: int, regularization: float, alpha: float, value: Factors) -> None:
+        """Factors of these parameters fitted elsewhere (the evaluation's side process)."""
+        key = ("als", int(factors), float(regularization), float(alpha))
+        self._replace("als", key, lambda: value)
+
     def ease(self, lam: float) -> np.ndarray:
         """EASE^R weights; only the last lambda's are kept (products^2 floats each)."""
         gram = self._cached("gram", lambda: gram_matrix(self.history.bought))
