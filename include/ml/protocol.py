@@ -254,12 +254,7 @@ def run(
     }
 
     def tune(name: str) -> tuning.Tuned:
-        method = baselines.METHODS[name]
-        result = tuning.tune_method(
-            method, val_fit, {lt: val_relevant[lt] for lt in method.list_types}, seeds[name], folder
-        )
-        val_fit.release(*PRIVATE.get(name, ()))  # what only this baseline uses
-        return result
+        return side_process.tune(name, val_fit, val_relevant, seeds[name], folder)
 
     _warm(val_fit)
     val_fit.score_rows = _union_rows(val_relevant)

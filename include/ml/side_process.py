@@ -80,15 +80,19 @@ def _start(queue, validation: Window, test: Window, threads: int, top_k: int, fo
     )
 
 
+def tune(name: str, fit: signals.Fit, relevant: dict[str, Relevant], seed: int, folder) -> tuning.Tuned:
+    """Tune baseline `name` on `fit` (either process), then drop what only it uses."""
+    method = baselines.METHODS[name]
+    tuned = tuning.tune_method(method, fit, {lt: relevant[lt] for lt in method.list_types}, seed, folder)
+    fit.release(*PRIVATE.get(name, ()))
+    return tuned
+
+
 def _tune(name: str, seed: int) -> tuple[tuning.Tuned, signals.Factors | None]:
     """Tune `name` on the validation fit. ALS also returns the factors of its best parameters
     (the hybrid's ALS component, so the parent does not fit them again)."""
-    fit, relevant = _WORKER["validation"], _WORKER["relevant"]["validation"]
-    method = baselines.METHODS[name]
-    tuned = tuning.tune_method(
-        method, fit, {lt: relevant[lt] for lt in method.list_types}, seed, _WORKER["folder"]
-    )
-    fit.release(*PRIVATE.get(name, ()))
+    fit = _WORKER["validation"]
+    tuned = tune(name, fit, _WORKER["relevant"]["validation"], seed, _WORKER["folder"])
     return tuned, _als_factors(fit, tuned.params) if name == "als" else None
 
 
@@ -156,8 +160,8 @@ class SideProcess:
 
 class Work:
     """The methods an evaluation tunes, shared by the main process, which takes them from the
-    front (first the hybrid's sources, then whatever is left), and the side process (None: the main process does all), fed from the back one at a
-    time by a thread that hands each tuned method straight on to its test scoring there. The
+    front (first the hybrid's sources, then whatever is left), and the side process (None: the
+    main process does all), fed from the back one at a time by a thread that hands each tuned method straight on to its test scoring there. The
     two meet where their work balances, whatever the shop's size."""
 
     def __init__(self, names: list[str], seeds: dict[str, int], side: SideProcess | None, here_only=()):
