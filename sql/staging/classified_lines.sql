@@ -37,9 +37,13 @@ parsed as (
                 then btrim(invoice_date)::timestamp end as invoiced_at,
            case when pg_input_is_valid(btrim(customer_id), 'numeric')
                 then btrim(customer_id)::numeric end as customer_num,
+           -- collate "C": equality is the same under every deterministic collation, and
+           -- byte order sorts several times faster than the database's (C.UTF-8, en_US...)
            row_number() over (
-               partition by invoice_no, stock_code, description, quantity, invoice_date,
-                            unit_price, customer_id, country
+               partition by invoice_no collate "C", stock_code collate "C",
+                            description collate "C", quantity collate "C",
+                            invoice_date collate "C", unit_price collate "C",
+                            customer_id collate "C", country collate "C"
                order by source_line_number
            ) as copy_number
       from source
