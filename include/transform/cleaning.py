@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -29,6 +31,8 @@ TRANSACTION_TABLES = (
     "staging.customers",
 )
 PROFILE_TABLES = ("staging.customer_profiles", "staging.rejected_profiles")
+# one row per raw line: their keys are built once after the inserts, not row by row
+LINE_TABLES = ("staging.order_lines", "staging.returns", "staging.rejected_lines")
 
 
 class CleaningError(BadInputError, ValueError):
@@ -127,10 +131,11 @@ def _clean_transactions(
     conn.execute("analyze classified_lines")
     log.info("classified_lines: %d raw lines classified in %.2f s", raw, time.monotonic() - step)
     _truncate(conn, TRANSACTION_TABLES)
-    for name in ("order_lines", "returns", "rejected_lines", "products", "customers"):
-        step = time.monotonic()
-        rows = execute_file(conn, f"staging/{name}.sql", params).rowcount
-        log.info("staging.%s: %d rows in %.2f s", name, rows, time.monotonic() - step)
+    with _keys_built_after(conn, LINE_TABLES):
+        for name in ("order_lines", "returns", "rejected_lines", "products", "customers"):
+            step = time.monotonic()
+            rows = execute_file(conn, f"staging/{name}.sql", params).rowcount
+            log.info("staging.%s: %d rows in %.2f s", name, rows, time.monotonic() - step)
     step = time.monotonic()
     _analyze(conn, TRANSACTION_TABLES)
     log.info("staging statistics refreshed in %.2f s", time.monotonic() - step)
@@ -184,6 +189,33 @@ def _apply_policy(result: CleaningResult, label: str, max_rejected_share: float)
             f"{100 * max_rejected_share:.1f} % threshold (MAX_REJECTED_SHARE); by reason: "
             f"{result.rejected_by_reason}"
         )
+
+
+@contextmanager
+def _keys_built_after(conn: psycopg.Connection, tables: tuple[str, ...]) -> Iterator[None]:
+    """Drop the primary and unique keys of the freshly truncated `tables`, and add them back
+    (same names, same definitions, uniqueness checked again) once the block has filled them:
+    one sorted index build instead of one b-tree insert per row (52.7M lines at 100x: an insert
+    with the key took about twice as long as without it plus the build). Inside the cleaning
+    transaction, which holds these tables' ACCESS EXCLUSIVE lock since the TRUNCATE."""
+    keys = [
+        (sql.Identifier(*table.split(".")), sql.Identifier(name), definition)
+        for table in tables
+        for name, definition in conn.execute(
+            "select conname, pg_get_constraintdef(oid) from pg_constraint"
+            " where conrelid = %s::regclass and contype in ('p', 'u') order by conname",
+            (table,),
+        ).fetchall()
+    ]
+    for table, name, _ in keys:
+        conn.execute(sql.SQL("alter table {} drop constraint {}").format(table, name))
+    yield
+    started = time.monotonic()
+    conn.execute("select set_config('maintenance_work_mem', %s, true)", (config.STEP_WORK_MEM,))
+    for table, name, definition in keys:
+        # the definition is the catalogue's own text for this constraint (pg_get_constraintdef)
+        conn.execute(sql.SQL("alter table {} add constraint {} {}").format(table, name, sql.SQL(definition)))
+    log.info("keys of %s built in %.2f s", ", ".join(tables), time.monotonic() - started)
 
 
 def _truncate(conn: psycopg.Connection, tables: tuple[str, ...]) -> None:
