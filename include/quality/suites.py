@@ -112,12 +112,26 @@ def _references(what: str, table: str, key: str):
     )
 
 
+def _unique_line_key():
+    """Hard: (load_id, source_line_number) names one line. GX's own compound-unique metric joins
+    the whole table to its group counts on every column (240 s on 52.7M lines at 100x); one
+    aggregate gives the same unexpected keys."""
+    return gxe.UnexpectedRowsExpectation(
+        description="(load_id, source_line_number) is unique",
+        unexpected_rows_query=(
+            "select load_id, source_line_number, count(*) as copies from {batch}"
+            " group by load_id, source_line_number having count(*) > 1"
+        ),
+        meta=HARD,
+    )
+
+
 def staging_transactions_suites() -> list[SuiteTarget]:
     """Clean order lines, returns, products, customers: keys, ranges, references."""
     lines = gx.ExpectationSuite(name="staging_order_lines")
     for expectation in [
         gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=HARD),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["load_id", "source_line_number"], meta=HARD),
+        _unique_line_key(),
         gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=1, meta=HARD),
         gxe.ExpectColumnValuesToBeBetween(column="unit_price", min_value=0, strict_min=True, meta=HARD),
         gxe.ExpectColumnValuesToNotBeNull(column="invoiced_at", meta=HARD),
@@ -132,7 +146,7 @@ def staging_transactions_suites() -> list[SuiteTarget]:
         lines.add_expectation(expectation)
     returns = gx.ExpectationSuite(name="staging_returns")
     for expectation in [
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["load_id", "source_line_number"], meta=HARD),
+        _unique_line_key(),
         gxe.ExpectColumnValuesToBeBetween(column="quantity", min_value=1, meta=HARD),
         gxe.ExpectColumnValuesToMatchRegex(column="invoice_no", regex="^C", meta=HARD),
         _references("product returned", "staging.products", "product_id"),

@@ -52,3 +52,20 @@ def test_staging_suites_pass_then_fail_on_a_dangling_product(sample_load, db):
         from include.transform.cleaning import clean_load
 
         clean_load(sample_load["load_id"])  # restore staging for the other tests
+
+
+def test_staging_suites_fail_on_a_repeated_line_key(sample_load, db):
+    """The key check is a query of ours (GX's compound-unique metric is quadratic in practice):
+    with the primary key lifted, a copied line is found and named."""
+    db.execute("alter table staging.returns drop constraint returns_pkey")
+    db.execute("insert into staging.returns select * from staging.returns limit 1")
+    try:
+        with pytest.raises(ValidationFailed) as err:
+            validate(lambda: suites.staging_suites("online_retail"), "suites-staging-key", "sample")
+        assert "staging.returns: (load_id, source_line_number) is unique" in str(err.value)
+    finally:
+        from include.transform.cleaning import clean_load
+
+        db.execute("truncate staging.returns")
+        db.execute("alter table staging.returns add primary key (load_id, source_line_number)")
+        clean_load(sample_load["load_id"])
