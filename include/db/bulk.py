@@ -3,11 +3,13 @@ out of them."""
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
@@ -73,8 +75,9 @@ def copy_out(
     conn: psycopg.Connection, query: str, dtypes: Mapping[str, object] | None = None
 ) -> pd.DataFrame:
     """A query's rows through COPY (...) TO STDOUT (CSV), far faster than fetching tuples.
-    Columns are text unless `dtypes` types them (parsed in C: numpy dtypes, or "date" and
-    "timestamp" for datetime64); a typed column must hold no NULL. `query` is a fixed
+    Columns are text unless `dtypes` types them (parsed in C: numpy dtypes, "category" for
+    codes over the distinct values, or "date" and "timestamp" for datetime64); a typed column
+    must hold no NULL. `query` is a fixed
     statement (values go in no SQL text)."""
     buf = io.BytesIO()
     statement = sql.SQL("copy ({}) to stdout with (format csv, header true)").format(sql.SQL(query))
@@ -85,10 +88,34 @@ def copy_out(
     dtypes = dict(dtypes or {})
     dates = [name for name, kind in dtypes.items() if kind in ("date", "timestamp")]
     parsed = {name: kind for name, kind in dtypes.items() if name not in dates}
-    frame = pd.read_csv(buf, dtype=defaultdict(lambda: str, parsed), keep_default_na=False)
+    if "category" in parsed.values():
+        frame = _read_with_categories(buf, parsed)
+    else:
+        frame = pd.read_csv(buf, dtype=defaultdict(lambda: str, parsed), keep_default_na=False)
     for name in dates:
         frame[name] = pd.to_datetime(frame[name], format="ISO8601")
     return frame
+
+
+def _read_with_categories(buf: io.BytesIO, parsed: Mapping[str, object]) -> pd.DataFrame:
+    """The CSV read by Arrow, "category" columns dictionary-encoded as they are parsed (codes and
+    the distinct strings, no Python string per row), other columns text or their numpy type.
+    pandas' own "category" parse turns numeric-looking values into numbers ("01" -> 1)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = next(csv.reader([buf.readline().decode()]))
+    buf.seek(0)
+    types = {
+        name: pa.dictionary(pa.int32(), pa.string())
+        if parsed.get(name) == "category"
+        else pa.from_numpy_dtype(np.dtype(parsed[name]))
+        if name in parsed
+        else pa.string()
+        for name in names
+    }
+    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False)
+    return pacsv.read_csv(buf, convert_options=options).to_pandas()
 
 
 def read_frame(conn: psycopg.Connection, query: str | sql.Composable, params=None) -> pd.DataFrame:

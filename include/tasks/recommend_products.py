@@ -301,7 +301,14 @@ def build_pairs(run_id: str) -> dict:
     invoice at once)."""
     started, cpu = time.monotonic(), time.process_time()
     with connect() as conn:
-        lines = copy_out(conn, "select distinct invoice_no, product_id from staging.order_lines")
+        # every line as it is: product_pairs de-duplicates on integer codes, where a `distinct`
+        # here sorts the text of every line (over 11 minutes for 52.7M lines at 100x); read as
+        # categoricals, not a Python string per line
+        lines = copy_out(
+            conn,
+            "select invoice_no, product_id from staging.order_lines",
+            {"invoice_no": "category", "product_id": "category"},
+        )
     with thread_limit():
         frequent = pairs.product_pairs(lines["invoice_no"], lines["product_id"], config.MIN_PAIR_SUPPORT)
     with connect() as conn:

@@ -73,9 +73,13 @@ def test_copy_out_types_columns_in_c():
     with connect() as conn:
         frame = bulk.copy_out(
             conn,
-            "select g as n, 'p' || g as label, date '2011-01-01' + g as day from generate_series(1, 5) g",
-            {"n": np.int64, "day": "date"},
+            "select g as n, 'p' || g as label, date '2011-01-01' + g as day, '0' || (g % 2) as code"
+            " from generate_series(1, 5) g",
+            {"n": np.int64, "day": "date", "code": "category"},
         )
     assert frame["n"].dtype == np.int64 and frame["n"].tolist() == [1, 2, 3, 4, 5]
+    # codes over the distinct text values; text stays text ("01", not 1)
+    assert isinstance(frame["code"].dtype, pd.CategoricalDtype)
+    assert frame["code"].astype(str).tolist() == ["01", "00", "01", "00", "01"]
     assert frame["label"].tolist() == ["p1", "p2", "p3", "p4", "p5"]
     assert frame["day"].iloc[-1] == pd.Timestamp("2011-01-06")
