@@ -77,8 +77,7 @@ def copy_out(
     """A query's rows through COPY (...) TO STDOUT (CSV), far faster than fetching tuples.
     Columns are text unless `dtypes` types them (parsed in C: numpy dtypes, "category" for
     codes over the distinct values, or "date" and "timestamp" for datetime64); a typed column
-    must hold no NULL. `query` is a fixed
-    statement (values go in no SQL text)."""
+    must hold no NULL. `query` is a fixed statement (values go in no SQL text)."""
     buf = io.BytesIO()
     statement = sql.SQL("copy ({}) to stdout with (format csv, header true)").format(sql.SQL(query))
     with conn.cursor().copy(statement) as copy:
@@ -106,14 +105,15 @@ def _read_with_categories(buf: io.BytesIO, parsed: Mapping[str, object]) -> pd.D
 
     names = next(csv.reader([buf.readline().decode()]))
     buf.seek(0)
-    types = {
-        name: pa.dictionary(pa.int32(), pa.string())
-        if parsed.get(name) == "category"
-        else pa.from_numpy_dtype(np.dtype(parsed[name]))
-        if name in parsed
-        else pa.string()
-        for name in names
-    }
+
+    def arrow_type(kind: object | None) -> pa.DataType:
+        if kind is None:
+            return pa.string()
+        if kind == "category":
+            return pa.dictionary(pa.int32(), pa.string())
+        return pa.from_numpy_dtype(np.dtype(kind))
+
+    types = {name: arrow_type(parsed.get(name)) for name in names}
     options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False)
     return pacsv.read_csv(buf, convert_options=options).to_pandas()
 

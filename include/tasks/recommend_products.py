@@ -302,7 +302,7 @@ def build_pairs(run_id: str) -> dict:
     started, cpu = time.monotonic(), time.process_time()
     with connect() as conn:
         # every line as it is: product_pairs de-duplicates on integer codes, where a `distinct`
-        # here sorts the text of every line (over 11 minutes for 52.7M lines at 100x); read as
+        # here sorts the text of every line (over 20 minutes for 52.7M lines at 100x); read as
         # categoricals, not a Python string per line
         lines = copy_out(
             conn,

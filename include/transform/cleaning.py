@@ -195,8 +195,8 @@ def _apply_policy(result: CleaningResult, label: str, max_rejected_share: float)
 def _keys_built_after(conn: psycopg.Connection, tables: tuple[str, ...]) -> Iterator[None]:
     """Drop the primary and unique keys of the freshly truncated `tables`, and add them back
     (same names, same definitions, uniqueness checked again) once the block has filled them:
-    one sorted index build instead of one b-tree insert per row (52.7M lines at 100x: an insert
-    with the key took about twice as long as without it plus the build). Inside the cleaning
+    one sorted index build instead of one b-tree insert per row (staging.order_lines at 100x:
+    184 s with the key, 114 s without it plus 27 s for the three builds). Inside the cleaning
     transaction, which holds these tables' ACCESS EXCLUSIVE lock since the TRUNCATE."""
     keys = [
         (sql.Identifier(*table.split(".")), sql.Identifier(name), definition)

@@ -38,7 +38,7 @@ parsed as (
            case when pg_input_is_valid(btrim(customer_id), 'numeric')
                 then btrim(customer_id)::numeric end as customer_num,
            -- collate "C": equality is the same under every deterministic collation, and
-           -- byte order sorts several times faster than the database's (C.UTF-8, en_US...)
+           -- byte order skips strcoll (13.5 -> 8.9 s for this window at 10x under C.UTF-8)
            row_number() over (
                partition by invoice_no collate "C", stock_code collate "C",
                             description collate "C", quantity collate "C",
