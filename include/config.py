@@ -77,6 +77,9 @@ MAX_MAGNITUDE = _env_float("MAX_MAGNITUDE", 100_000)  # |quantity| or |price| be
 # Memory of each sort/hash of the cleaning transaction: a million-line load sorts in
 # memory instead of spilling to disk; per sort node and worker, so keep it well below RAM / 8.
 STEP_WORK_MEM = _env("STEP_WORK_MEM", "256MB")
+# A SQL statement running longer reports in the task log at this interval (time so far, wait
+# event, bytes spilled, an index build's rows done and time left: include/db/watch.py); 0: off.
+SQL_PROGRESS_SECONDS = _env_float("SQL_PROGRESS_SECONDS", 30.0)
 
 # --- segment_customers ----------------------------------------------------------------------------
 SEED = _env_int("SEED", 42)  # every random choice of the ML code

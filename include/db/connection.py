@@ -171,8 +171,12 @@ def read_sql(name: str) -> str:
 def execute_file(
     conn: psycopg.Connection, name: str, params: Mapping[str, Any] | None = None
 ) -> psycopg.Cursor:
-    """Run `sql/<name>` with bound parameters (%(name)s placeholders)."""
-    return conn.execute(read_sql(name), params)
+    """Run `sql/<name>` with bound parameters (%(name)s placeholders); past
+    config.SQL_PROGRESS_SECONDS it reports in the log while it runs (include/db/watch.py)."""
+    from include.db.watch import watched
+
+    with watched(conn, f"sql/{name}"):
+        return conn.execute(read_sql(name), params)
 
 
 def ensure_database(server_uri: str, database: str) -> None:

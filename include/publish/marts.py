@@ -26,6 +26,7 @@ from psycopg import sql
 
 from include import config
 from include.db.bulk import copy_dataframe
+from include.db.watch import watched
 from include.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -470,8 +471,10 @@ def write_run_rows_sql(
     taking %(run_id)s among its parameters)."""
     mart = _mart(mart)
     _clear_run(conn, mart, run_id)
-    rows = conn.execute(insert_sql, {**(params or {}), "run_id": run_id}).rowcount
-    index_run(conn, mart, run_id)
+    with watched(conn, f"published.{mart.name} of run {run_id}"):
+        rows = conn.execute(insert_sql, {**(params or {}), "run_id": run_id}).rowcount
+    with watched(conn, f"indexes of published.{mart.name} for run {run_id}"):
+        index_run(conn, mart, run_id)
     return rows
 
 

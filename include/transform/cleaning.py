@@ -19,6 +19,7 @@ from psycopg import sql
 
 from include import config
 from include.db.connection import connect, execute_file
+from include.db.watch import watched
 from include.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,10 @@ def _keys_built_after(conn: psycopg.Connection, tables: tuple[str, ...]) -> Iter
     conn.execute("select set_config('maintenance_work_mem', %s, true)", (config.STEP_WORK_MEM,))
     for table, name, definition in keys:
         # the definition is the catalogue's own text for this constraint (pg_get_constraintdef)
-        conn.execute(sql.SQL("alter table {} add constraint {} {}").format(table, name, sql.SQL(definition)))
+        with watched(conn, f"key {name.as_string(conn)} of {table.as_string(conn)}"):
+            conn.execute(
+                sql.SQL("alter table {} add constraint {} {}").format(table, name, sql.SQL(definition))
+            )
     log.info("keys of %s built in %.2f s", ", ".join(tables), time.monotonic() - started)
 
 

@@ -1,0 +1,161 @@
+"""A long SQL statement reports in the task log while it runs.
+
+PostgreSQL keeps no progress for an `INSERT ... SELECT` or a `CREATE TABLE ... AS` (only COPY,
+CREATE INDEX, VACUUM, ANALYZE and CLUSTER have `pg_stat_progress_*` views), so a set-based step
+that sorts 54 M lines for minutes (`sql/staging/classified_lines.sql` took 464 s at 100x) is
+silent until it ends, and the person watching cannot tell a slow step from a stuck one.
+
+`watched(conn, label)` wraps one statement. When it has run for `SQL_PROGRESS_SECONDS` (30 s by
+default), a thread opens a connection of its own (the statement's own parameters) and logs, then
+again at every interval until the statement ends:
+
+- the time so far, the backend's state and wait event (`Lock` waits name what blocks it);
+- the bytes its backend and parallel workers have spilled to temporary files (a sort or hash
+  too big for `work_mem`), where the role may read `pg_ls_tmpdir()` (superusers and
+  `pg_monitor`; left out otherwise);
+- where PostgreSQL tracks the phase (building an index or a key, a COPY): its blocks or rows
+  done of the total, the rate and the time left.
+
+A statement that ends sooner costs one idle thread and no connection. The thread never touches
+the statement's connection, and a report that fails is logged at debug level and dropped:
+watching never fails a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from include import config
+
+log = logging.getLogger(__name__)
+
+ACTIVITY = """
+select a.state, a.wait_event_type, a.wait_event,
+       (select count(*) from pg_stat_activity w where w.leader_pid = a.pid) as workers
+from pg_stat_activity a where a.pid = %(pid)s
+"""
+TEMP_BYTES = """
+select coalesce(sum(t.size), 0)::bigint
+from pg_ls_tmpdir() t
+join pg_stat_activity b on (b.pid = %(pid)s or b.leader_pid = %(pid)s)
+ and t.name like 'pgsql_tmp' || b.pid || '.%%'
+"""
+INDEX_PROGRESS = """
+select phase, blocks_done, blocks_total, tuples_done, tuples_total
+from pg_stat_progress_create_index where pid = %(pid)s
+"""
+COPY_PROGRESS = """
+select 'copy', bytes_processed, bytes_total, tuples_processed
+from pg_stat_progress_copy where pid = %(pid)s
+"""
+
+
+@contextmanager
+def watched(conn: psycopg.Connection, label: str, every: float | None = None) -> Iterator[None]:
+    """Reports on the statement(s) run on `conn` inside the block every `every` seconds
+    (default config.SQL_PROGRESS_SECONDS; 0 turns the reports off) once they pass that time."""
+    every = config.SQL_PROGRESS_SECONDS if every is None else every
+    if every <= 0:
+        yield
+        return
+    watcher = _Watcher(conn, label, every)
+    watcher.start()
+    try:
+        yield
+    finally:
+        watcher.done.set()
+        watcher.join(timeout=5)
+
+
+class _Watcher(threading.Thread):
+    def __init__(self, conn: psycopg.Connection, label: str, every: float) -> None:
+        super().__init__(name=f"watch {label}", daemon=True)
+        self.label, self.every = label, every
+        self.pid = conn.info.backend_pid
+        # the statement's own server, database and role; the password is never logged
+        self.conninfo = make_conninfo(conn.info.dsn, password=conn.info.password or None)
+        self.done = threading.Event()
+        self.started = time.monotonic()
+        self.phase_seen: dict[str, tuple[float, float]] = {}  # phase -> (first seen at, fraction then)
+        self.temp_readable = True
+
+    def run(self) -> None:
+        if self.done.wait(self.every):
+            return
+        try:
+            with psycopg.connect(self.conninfo, autocommit=True, application_name="watch") as watch:
+                while True:
+                    self.report(watch)
+                    if self.done.wait(self.every):
+                        return
+        except Exception as err:  # noqa: BLE001 - watching never fails a step
+            log.debug("%s: no progress report (%s)", self.label, err)
+
+    def report(self, watch: psycopg.Connection) -> None:
+        params = {"pid": self.pid}
+        activity = watch.execute(ACTIVITY, params).fetchone()
+        if activity is None or self.done.is_set():
+            return
+        state, wait_type, wait_event, workers = activity
+        elapsed = time.monotonic() - self.started
+        parts = [f"{self.label}: running for {elapsed:,.0f} s", f"state {state}"]
+        if wait_event:
+            parts.append(f"waiting on {wait_type} {wait_event}")
+        if workers:
+            parts.append(f"{workers} parallel workers")
+        temp = self.temp_bytes(watch, params)
+        if temp:
+            parts.append(f"{temp / 1e6:,.0f} MB spilled to temporary files")
+        phase = self.phase(watch, params, elapsed)
+        if phase:
+            parts.append(phase)
+        log.info("; ".join(parts))
+
+    def temp_bytes(self, watch: psycopg.Connection, params: dict) -> int:
+        if not self.temp_readable:
+            return 0
+        try:
+            return int(watch.execute(TEMP_BYTES, params).fetchone()[0])
+        except psycopg.errors.InsufficientPrivilege:
+            self.temp_readable = False  # the role may not list temporary files: say nothing of them
+            return 0
+
+    def phase(self, watch: psycopg.Connection, params: dict, elapsed: float) -> str | None:
+        """The tracked phase with its fraction done, rate and time left, or None."""
+        index = watch.execute(INDEX_PROGRESS, params).fetchone()
+        if index:
+            name, blocks_done, blocks_total, tuples_done, tuples_total = index
+            if tuples_total:
+                done, total, unit = tuples_done, tuples_total, "rows"
+            elif blocks_total:
+                done, total, unit = blocks_done, blocks_total, "blocks"
+            else:
+                return name
+            return f"{name}, " + self.progress(name, done, total, unit, elapsed)
+        copy = watch.execute(COPY_PROGRESS, params).fetchone()
+        if copy:
+            _, bytes_done, bytes_total, rows = copy
+            if bytes_total:
+                return f"copy: {rows:,} rows, " + self.progress(
+                    "copy", bytes_done, bytes_total, "bytes", elapsed
+                )
+            return f"copy: {rows:,} rows"
+        return None
+
+    def progress(self, phase: str, done: int, total: int, unit: str, elapsed: float) -> str:
+        fraction = done / total
+        first_at, first_fraction = self.phase_seen.setdefault(phase, (elapsed, fraction))
+        text = f"{done:,} of {total:,} {unit} ({fraction:.0%})"
+        if elapsed > first_at and fraction > first_fraction:
+            rate = (fraction - first_fraction) / (elapsed - first_at)
+            text += f", {rate * total / 1e6 if unit == 'bytes' else rate * total:,.0f}"
+            text += " MB/s" if unit == "bytes" else f" {unit}/s"
+            text += f", about {(1 - fraction) / rate:,.0f} s left"
+        return text
