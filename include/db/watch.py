@@ -159,3 +159,55 @@ class _Watcher(threading.Thread):
             text += " MB/s" if unit == "bytes" else f" {unit}/s"
             text += f", about {(1 - fraction) / rate:,.0f} s left"
         return text
+
+
+@contextmanager
+def engine_statements_watched(label: str, every: float | None = None) -> Iterator[None]:
+    """For code that runs its SQL through SQLAlchemy engines of its own (Great Expectations'
+    suites): every `every` seconds (config.SQL_PROGRESS_SECONDS; 0: off) the time so far, the
+    statements done and how long the current one has run. Counts the statements of the calling
+    thread only (Airflow's own engine may run in other threads of the same process)."""
+    every = config.SQL_PROGRESS_SECONDS if every is None else every
+    if every <= 0:
+        yield
+        return
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    thread = threading.get_ident()
+    state = {"done": 0, "since": None}
+
+    def before(*_args, **_kwargs) -> None:
+        if threading.get_ident() == thread:
+            state["since"] = time.monotonic()
+
+    def after(*_args, **_kwargs) -> None:
+        if threading.get_ident() == thread:
+            state["done"] += 1
+            state["since"] = None
+
+    def report() -> None:
+        while not stop.wait(every):
+            now = time.monotonic()
+            since = state["since"]
+            log.info(
+                "%s: running for %.0f s; %d queries done%s",
+                label,
+                now - started,
+                state["done"],
+                f"; the current one for {now - since:.0f} s" if since is not None else "",
+            )
+
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
+    stop = threading.Event()
+    started = time.monotonic()
+    reporter = threading.Thread(target=report, name=f"watch {label}", daemon=True)
+    reporter.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        reporter.join(timeout=5)
+        event.remove(Engine, "before_cursor_execute", before)
+        event.remove(Engine, "after_cursor_execute", after)

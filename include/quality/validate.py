@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from include import config
+from include.db.watch import engine_statements_watched
 from include.errors import BadInputError
 
 if TYPE_CHECKING:  # importing great_expectations costs seconds: only where a suite runs
@@ -242,11 +243,12 @@ def validate(
         qualified = f"{target.schema}.{target.table}"
         table = qualified + (f" (load {load_id})" if target.by_load else "")
         try:
-            outcome = checkpoint.run(batch_parameters=params)
-            if not outcome.success:  # again with example values, for the message and the Data Docs
-                checkpoint.result_format = WITH_EXAMPLES
-                checkpoint.save()
+            with engine_statements_watched(f"suite {target.suite.name} on {table}"):
                 outcome = checkpoint.run(batch_parameters=params)
+                if not outcome.success:  # again with example values, for the message and the Data Docs
+                    checkpoint.result_format = WITH_EXAMPLES
+                    checkpoint.save()
+                    outcome = checkpoint.run(batch_parameters=params)
         except NoAvailableBatchesError as err:
             record_results(run_id, load_id, [*rows, _no_rows_row(suite, target.schema, qualified)])
             raise ValidationFailed(

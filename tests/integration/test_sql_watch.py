@@ -87,3 +87,38 @@ def test_no_reports_when_turned_off(db, caplog, every):
     with watched(db, "probe off", every=every):
         db.execute("select pg_sleep(0.3)")
     assert reports(caplog) == []
+
+
+def test_statements_through_sqlalchemy_are_counted_for_the_calling_thread_only(warehouse, caplog):
+    import re
+    import threading
+
+    import sqlalchemy as sa
+
+    from include.db.connection import sqlalchemy_url
+    from include.db.watch import engine_statements_watched
+
+    engine = sa.create_engine(sqlalchemy_url())
+    caplog.set_level(logging.INFO, logger=WATCH_LOGGER)
+
+    def elsewhere() -> None:  # another thread's statements (Airflow's own engine, say)
+        with engine.connect() as other:
+            for _ in range(20):
+                other.execute(sa.text("select 1"))
+
+    try:
+        with engine_statements_watched("probe suite", every=0.5), engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+            conn.execute(sa.text("select 2"))
+            side = threading.Thread(target=elsewhere)
+            side.start()
+            side.join()
+            conn.execute(sa.text("select pg_sleep(1.3)"))
+    finally:
+        engine.dispose()
+    seen = reports(caplog)
+    assert seen, seen
+    assert all(m.startswith("probe suite: running for") for m in seen)
+    done = [int(re.search(r"(\d+) queries done", m).group(1)) for m in seen]
+    assert max(done) < 20, seen  # the other thread's 20 are not counted
+    assert any("the current one for" in m for m in seen), seen
