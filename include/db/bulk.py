@@ -14,6 +14,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from include.db.watch import watched
+
 log = logging.getLogger(__name__)
 
 # pyarrow is installed for the COPY writer, and with it pandas 3 would back every str column
@@ -47,7 +49,10 @@ def copy_dataframe(
     statement = sql.SQL("copy {} ({}) from stdin with (format csv, null {})").format(
         sql.Identifier(schema, table), sql.SQL(", ").join(sql.Identifier(c) for c in names), sql.Literal(null)
     )
-    with conn.cursor().copy(statement) as copy:
+    with (
+        watched(conn, f"copy of {len(data):,} rows into {schema}.{table}"),
+        conn.cursor().copy(statement) as copy,
+    ):
         copy.write(payload)
     return len(data)
 
@@ -80,7 +85,7 @@ def copy_out(
     must hold no NULL. `query` is a fixed statement (values go in no SQL text)."""
     buf = io.BytesIO()
     statement = sql.SQL("copy ({}) to stdout with (format csv, header true)").format(sql.SQL(query))
-    with conn.cursor().copy(statement) as copy:
+    with watched(conn, f"copy out of ({_short(query)})"), conn.cursor().copy(statement) as copy:
         for block in copy:
             buf.write(block)
     buf.seek(0)
@@ -94,6 +99,11 @@ def copy_out(
     for name in dates:
         frame[name] = pd.to_datetime(frame[name], format="ISO8601")
     return frame
+
+
+def _short(query: str, width: int = 80) -> str:
+    text = " ".join(query.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _read_with_categories(buf: io.BytesIO, parsed: Mapping[str, object]) -> pd.DataFrame:

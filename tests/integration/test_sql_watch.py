@@ -122,3 +122,20 @@ def test_statements_through_sqlalchemy_are_counted_for_the_calling_thread_only(w
     done = [int(re.search(r"(\d+) queries done", m).group(1)) for m in seen]
     assert max(done) < 20, seen  # the other thread's 20 are not counted
     assert any("the current one for" in m for m in seen), seen
+
+
+def test_a_long_copy_out_reports_the_rows_sent(db, caplog, monkeypatch):
+    from include import config
+    from include.db.bulk import copy_out
+
+    monkeypatch.setattr(config, "SQL_PROGRESS_SECONDS", 0.2)
+    caplog.set_level(logging.INFO, logger=WATCH_LOGGER)
+    db.execute("set work_mem = '64kB'")
+    try:
+        frame = copy_out(db, "select g, md5(g::text) as h from generate_series(1, 1500000) g order by h")
+    finally:
+        db.execute("reset work_mem")
+    assert len(frame) == 1_500_000
+    seen = reports(caplog)
+    assert seen and all(m.startswith("copy out of (select g, md5(g::text) as h from") for m in seen), seen
+    assert any("copy: " in m and " rows" in m for m in seen), seen
