@@ -193,7 +193,8 @@ def warehouse_figures(db: str) -> tuple[list[tuple], dict]:
     rows: dict[str, int | None] = {}
     with psycopg.connect(uri, autocommit=True) as conn:
         tasks = conn.execute(
-            "select dag_id, task_id, seconds from audit.task_runs order by finished_at"
+            "select dag_id, task_id, seconds, extract(epoch from finished_at)::float8"
+            " from audit.task_runs order by finished_at"
         ).fetchall()
         queries = {
             "raw": "select rows_landed from audit.ingest_runs where status = 'success' order by load_id desc limit 1",
@@ -261,7 +262,7 @@ def main() -> int:
     subprocess.run([python, "-m", module, "up"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     fresh_database(db)
 
-    started = time.monotonic()
+    started, wall_started = time.monotonic(), time.time()
     proc = subprocess.Popen(
         [python, "-m", module, "demo", "--source", str(source)],
         cwd=ROOT,
@@ -333,7 +334,7 @@ def main() -> int:
         table(
             "seconds per task (audit.task_runs)",
             ("dag", "task", "seconds"),
-            [(d, t, f"{float(s):.1f}") for d, t, s in tasks],
+            [(d, t, f"{float(s):.1f}") for d, t, s, _ in tasks],
         )
     )
     print(
@@ -357,6 +358,9 @@ def main() -> int:
             ],
         )
     )
+    peak_wall = wall_started + sampler.peak_at
+    at_peak = [f"{d}.{t}" for d, t, sec, end in tasks if end - float(sec) - 1 <= peak_wall <= end + 1]
+    print(f"the RSS peak at {sampler.peak_at:,.0f} s, during {', '.join(at_peak) or 'no recorded task'}")
     print(
         f"\nCPU seconds (psutil, of the processes the sampler saw): CLI tree {cpu['cli']:,.0f},"
         f" PostgreSQL {cpu['pg']:,.0f}; load average {load_before:.1f} at the start, {load_after:.1f} at the end,"
