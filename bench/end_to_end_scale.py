@@ -36,6 +36,7 @@ from include import config  # noqa: E402
 
 REAL_FILE = ROOT.parent / "shared" / "datasets" / "ecommerce-data.zip"
 SAMPLE_SECONDS = 0.2
+FULL_EVERY = 5  # samples: the process lists, PSS and CPU seconds once a second
 
 
 def cli_module() -> str:
@@ -132,12 +133,12 @@ class MemorySampler(threading.Thread):
                         continue
 
     def sample(self, full: bool | None = None) -> None:
-        """RSS of every process known; with `full` (every 5th sample unless said) the process
-        lists walked again, PSS and CPU seconds."""
+        """RSS of every process known; with `full` (every FULL_EVERY-th sample unless said) the
+        process lists walked again, PSS and CPU seconds."""
         import psutil
 
         cpu_started = time.thread_time()
-        full = self.samples % 5 == 0 if full is None else full
+        full = self.samples % FULL_EVERY == 0 if full is None else full
         if full:
             self.refresh()
         self.samples += 1

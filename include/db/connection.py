@@ -27,6 +27,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from include import config
+from include.db.watch import watched
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +174,6 @@ def execute_file(
 ) -> psycopg.Cursor:
     """Run `sql/<name>` with bound parameters (%(name)s placeholders); past
     config.SQL_PROGRESS_SECONDS it reports in the log while it runs (include/db/watch.py)."""
-    from include.db.watch import watched
-
     with watched(conn, f"sql/{name}"):
         return conn.execute(read_sql(name), params)
 

@@ -17,8 +17,9 @@ again at every interval until the statement ends:
   done of the total, the rate and the time left.
 
 A statement that ends sooner costs one idle thread and no connection. The thread never touches
-the statement's connection, and a report that fails is logged at debug level and dropped:
-watching never fails a step.
+the statement's connection, and a report that fails is logged at debug level and ends the
+reports: watching never fails a step. `engine_statements_watched` does the same at the same
+interval for SQL run through SQLAlchemy (Great Expectations).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -52,84 +53,104 @@ select phase, blocks_done, blocks_total, tuples_done, tuples_total
 from pg_stat_progress_create_index where pid = %(pid)s
 """
 COPY_PROGRESS = """
-select 'copy', bytes_processed, bytes_total, tuples_processed
+select bytes_processed, bytes_total, tuples_processed
 from pg_stat_progress_copy where pid = %(pid)s
 """
+
+
+@contextmanager
+def _every(
+    label: str, every: float | None, tick: Callable[[float], None], finish: Callable[[], None] = lambda: None
+) -> Iterator[None]:
+    """While the block runs, `tick(seconds so far)` in a thread of its own every `every` seconds
+    (default config.SQL_PROGRESS_SECONDS; 0 or less: never), then `finish()` in that thread. A
+    tick that fails is logged at debug level and ends the reports: watching never fails a step."""
+    every = config.SQL_PROGRESS_SECONDS if every is None else every
+    if every <= 0:
+        yield
+        return
+    done = threading.Event()
+    started = time.monotonic()
+
+    def run() -> None:
+        try:
+            while not done.wait(every):
+                tick(time.monotonic() - started)
+        except Exception as err:  # noqa: BLE001
+            log.debug("%s: no progress report (%s)", label, err)
+        finally:
+            finish()
+
+    thread = threading.Thread(target=run, name=f"watch {label}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
 
 
 @contextmanager
 def watched(conn: psycopg.Connection, label: str, every: float | None = None) -> Iterator[None]:
     """Reports on the statement(s) run on `conn` inside the block every `every` seconds
     (default config.SQL_PROGRESS_SECONDS; 0 turns the reports off) once they pass that time."""
-    every = config.SQL_PROGRESS_SECONDS if every is None else every
-    if every <= 0:
+    report = _StatementReport(conn, label)
+    with _every(label, every, report.tick, report.close):
         yield
-        return
-    watcher = _Watcher(conn, label, every)
-    watcher.start()
-    try:
-        yield
-    finally:
-        watcher.done.set()
-        watcher.join(timeout=5)
 
 
-class _Watcher(threading.Thread):
-    def __init__(self, conn: psycopg.Connection, label: str, every: float) -> None:
-        super().__init__(name=f"watch {label}", daemon=True)
-        self.label, self.every = label, every
+class _StatementReport:
+    """What one report line says of a backend, read on a connection of its own (opened at the
+    first report: a statement that ends sooner costs none)."""
+
+    def __init__(self, conn: psycopg.Connection, label: str) -> None:
+        self.label = label
         self.pid = conn.info.backend_pid
         # the statement's own server, database and role; the password is never logged
         self.conninfo = make_conninfo(conn.info.dsn, password=conn.info.password or None)
-        self.done = threading.Event()
-        self.started = time.monotonic()
-        self.phase_seen: dict[str, tuple[float, float]] = {}  # phase -> (first seen at, fraction then)
+        self.watch: psycopg.Connection | None = None
+        # phase -> (first seen at, fraction then, fraction last seen); a block may build several
+        # indexes, each through the same phases (and index_relid is 0 in a plain CREATE INDEX)
+        self.phase_seen: dict[str, tuple[float, float, float]] = {}
         self.temp_readable = True
 
-    def run(self) -> None:
-        if self.done.wait(self.every):
-            return
-        try:
-            with psycopg.connect(self.conninfo, autocommit=True, application_name="watch") as watch:
-                while True:
-                    self.report(watch)
-                    if self.done.wait(self.every):
-                        return
-        except Exception as err:  # noqa: BLE001 - watching never fails a step
-            log.debug("%s: no progress report (%s)", self.label, err)
+    def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
 
-    def report(self, watch: psycopg.Connection) -> None:
+    def tick(self, elapsed: float) -> None:
+        if self.watch is None:
+            self.watch = psycopg.connect(self.conninfo, autocommit=True, application_name="watch")
         params = {"pid": self.pid}
-        activity = watch.execute(ACTIVITY, params).fetchone()
-        if activity is None or self.done.is_set():
+        activity = self.watch.execute(ACTIVITY, params).fetchone()
+        if activity is None or (activity[0] or "").startswith("idle"):  # gone, or the statement ended
             return
         state, wait_type, wait_event, workers = activity
-        elapsed = time.monotonic() - self.started
         parts = [f"{self.label}: running for {elapsed:,.0f} s", f"state {state}"]
         if wait_event:
             parts.append(f"waiting on {wait_type} {wait_event}")
         if workers:
             parts.append(f"{workers} parallel workers")
-        temp = self.temp_bytes(watch, params)
+        temp = self.temp_bytes(params)
         if temp:
             parts.append(f"{temp / 1e6:,.0f} MB spilled to temporary files")
-        phase = self.phase(watch, params, elapsed)
+        phase = self.phase(params, elapsed)
         if phase:
             parts.append(phase)
         log.info("; ".join(parts))
 
-    def temp_bytes(self, watch: psycopg.Connection, params: dict) -> int:
+    def temp_bytes(self, params: dict) -> int:
         if not self.temp_readable:
             return 0
         try:
-            return int(watch.execute(TEMP_BYTES, params).fetchone()[0])
+            return int(self.watch.execute(TEMP_BYTES, params).fetchone()[0])
         except psycopg.errors.InsufficientPrivilege:
             self.temp_readable = False  # the role may not list temporary files: say nothing of them
             return 0
 
-    def phase(self, watch: psycopg.Connection, params: dict, elapsed: float) -> str | None:
+    def phase(self, params: dict, elapsed: float) -> str | None:
         """The tracked phase with its fraction done, rate and time left, or None."""
-        index = watch.execute(INDEX_PROGRESS, params).fetchone()
+        index = self.watch.execute(INDEX_PROGRESS, params).fetchone()
         if index:
             name, blocks_done, blocks_total, tuples_done, tuples_total = index
             if tuples_total:
@@ -139,9 +160,9 @@ class _Watcher(threading.Thread):
             else:
                 return name
             return f"{name}, " + self.progress(name, done, total, unit, elapsed)
-        copy = watch.execute(COPY_PROGRESS, params).fetchone()
+        copy = self.watch.execute(COPY_PROGRESS, params).fetchone()
         if copy:
-            _, bytes_done, bytes_total, rows = copy
+            bytes_done, bytes_total, rows = copy
             if bytes_total:
                 return f"copy: {rows:,} rows, " + self.progress(
                     "copy", bytes_done, bytes_total, "bytes", elapsed
@@ -151,7 +172,10 @@ class _Watcher(threading.Thread):
 
     def progress(self, phase: str, done: int, total: int, unit: str, elapsed: float) -> str:
         fraction = done / total
-        first_at, first_fraction = self.phase_seen.setdefault(phase, (elapsed, fraction))
+        first_at, first_fraction, last = self.phase_seen.get(phase, (elapsed, fraction, fraction))
+        if fraction < last:  # the same phase again, of the next index: measured afresh
+            first_at, first_fraction = elapsed, fraction
+        self.phase_seen[phase] = (first_at, first_fraction, fraction)
         text = f"{done:,} of {total:,} {unit} ({fraction:.0%})"
         if elapsed > first_at and fraction > first_fraction:
             rate = (fraction - first_fraction) / (elapsed - first_at)
@@ -167,10 +191,6 @@ def engine_statements_watched(label: str, every: float | None = None) -> Iterato
     suites): every `every` seconds (config.SQL_PROGRESS_SECONDS; 0: off) the time so far, the
     statements done and how long the current one has run. Counts the statements of the calling
     thread only (Airflow's own engine may run in other threads of the same process)."""
-    every = config.SQL_PROGRESS_SECONDS if every is None else every
-    if every <= 0:
-        yield
-        return
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -186,28 +206,16 @@ def engine_statements_watched(label: str, every: float | None = None) -> Iterato
             state["done"] += 1
             state["since"] = None
 
-    def report() -> None:
-        while not stop.wait(every):
-            now = time.monotonic()
-            since = state["since"]
-            log.info(
-                "%s: running for %.0f s; %d queries done%s",
-                label,
-                now - started,
-                state["done"],
-                f"; the current one for {now - since:.0f} s" if since is not None else "",
-            )
+    def tick(elapsed: float) -> None:
+        since = state["since"]
+        current = f"; the current one for {time.monotonic() - since:.0f} s" if since is not None else ""
+        log.info("%s: running for %.0f s; %d queries done%s", label, elapsed, state["done"], current)
 
     event.listen(Engine, "before_cursor_execute", before)
     event.listen(Engine, "after_cursor_execute", after)
-    stop = threading.Event()
-    started = time.monotonic()
-    reporter = threading.Thread(target=report, name=f"watch {label}", daemon=True)
-    reporter.start()
     try:
-        yield
+        with _every(label, every, tick):
+            yield
     finally:
-        stop.set()
-        reporter.join(timeout=5)
         event.remove(Engine, "before_cursor_execute", before)
         event.remove(Engine, "after_cursor_execute", after)
